@@ -1,0 +1,249 @@
+"""In-memory channels: numpy arrays, pandas objects and scipy.sparse matrices.
+
+A channel holds the features, labels and optional per-record weights of one
+named input (``train``, ``validation`` or ``test``), checked once when the
+channel is made, and hands them out as mini-batches. Dense features are kept
+as one C-contiguous float32 array; slicing a batch is a view, so reading an
+epoch copies nothing. Sparse features are kept as float32 CSR.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from lodgepole._types import PredictorType
+from lodgepole.exceptions import DataFormatError
+
+__all__ = ["Batch", "InMemoryChannel", "as_channel"]
+
+logger = logging.getLogger(__name__)
+
+Features = np.ndarray | sp.csr_matrix
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """A slice of a channel: features, labels and weights of some records."""
+
+    features: Features
+    labels: np.ndarray
+    weights: np.ndarray | None
+    start: int
+
+    @property
+    def num_records(self) -> int:
+        return int(self.features.shape[0])
+
+
+def _as_features(features: object, channel: str) -> Features:
+    if sp.issparse(features):
+        X = sp.csr_matrix(features, dtype=np.float32)
+        X.sum_duplicates()
+        values = X.data
+    else:
+        try:
+            X = np.ascontiguousarray(np.asarray(features), dtype=np.float32)
+        except (TypeError, ValueError) as err:
+            raise DataFormatError(
+                f"channel {channel!r}: features must be numeric; {err}"
+            ) from err
+        if X.ndim != 2:
+            raise DataFormatError(
+                f"channel {channel!r}: features must be a 2-D array (records x "
+                f"features); got an array of shape {X.shape}. Use X.reshape(-1, 1) "
+                "for a single feature or X.reshape(1, -1) for a single record."
+            )
+        values = X
+    if not np.isfinite(values).all():
+        raise DataFormatError(_first_non_finite(X, channel))
+    return X
+
+
+def _first_non_finite(X: Features, channel: str) -> str:
+    if sp.issparse(X):
+        position = int(np.flatnonzero(~np.isfinite(X.data))[0])
+        row = int(np.searchsorted(X.indptr, position, side="right") - 1)
+        column = int(X.indices[position])
+        value = X.data[position]
+    else:
+        row, column = (int(i) for i in np.argwhere(~np.isfinite(X))[0])
+        value = X[row, column]
+    return (
+        f"channel {channel!r}, row {row}, column {column}: features must be "
+        f"finite numbers; got {float(value)!r}."
+    )
+
+
+def _as_labels(labels: object, num_rows: int, channel: str) -> np.ndarray:
+    try:
+        y = np.asarray(labels, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise DataFormatError(f"channel {channel!r}: labels must be numeric; {err}") from err
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.shape[0] != num_rows:
+        raise DataFormatError(
+            f"channel {channel!r}: expected one label per record ({num_rows}); "
+            f"got labels of shape {y.shape}."
+        )
+    return np.ascontiguousarray(y)
+
+
+def _as_weights(weights: object, num_rows: int, channel: str) -> np.ndarray:
+    w = np.ascontiguousarray(np.asarray(weights, dtype=np.float32))
+    if w.shape != (num_rows,):
+        raise DataFormatError(
+            f"channel {channel!r}: expected one weight per record ({num_rows}); "
+            f"got weights of shape {w.shape}."
+        )
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            f"channel {channel!r}, row {row}: weights must be finite and >= 0; "
+            f"got {float(w[row])!r}."
+        )
+    return w
+
+
+class InMemoryChannel:
+    """A named channel whose records are held in memory.
+
+    Parameters
+    ----------
+    name
+        Channel name: ``train``, ``validation`` or ``test``.
+    features
+        ``(num_records, feature_dim)`` numbers: numpy array, pandas DataFrame or
+        any scipy.sparse matrix (kept as CSR).
+    labels
+        One label per record.
+    weights
+        Optional non-negative loss weight per record.
+
+    Examples
+    --------
+    >>> ch = InMemoryChannel("train", np.eye(3), np.array([0, 1, 1]))
+    >>> ch.num_records, ch.feature_dim
+    (3, 3)
+    >>> [b.num_records for b in ch.batches(2)]
+    [2, 1]
+    """
+
+    def __init__(
+        self,
+        name: str,
+        features: object,
+        labels: object,
+        weights: object | None = None,
+    ) -> None:
+        self.name = name
+        self.features = _as_features(features, name)
+        self.labels = _as_labels(labels, self.features.shape[0], name)
+        self.weights = (
+            None if weights is None else _as_weights(weights, self.features.shape[0], name)
+        )
+        if self.features.shape[0] == 0:
+            raise DataFormatError(f"channel {name!r} is empty: it holds no records.")
+        if not np.isfinite(self.labels).all():
+            row = int(np.flatnonzero(~np.isfinite(self.labels))[0])
+            raise DataFormatError(
+                f"channel {name!r}, row {row}: labels must be finite; "
+                f"got {float(self.labels[row])!r}."
+            )
+        self.feature_names = _column_names(features)
+
+    @property
+    def num_records(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.features)
+
+    def check_labels(self, predictor_type: PredictorType, num_classes: int) -> None:
+        """Raise DataFormatError naming the first label invalid for the predictor type."""
+        y = self.labels
+        if predictor_type is PredictorType.REGRESSOR:
+            return
+        if predictor_type is PredictorType.BINARY:
+            bad = (y != 0) & (y != 1)
+            expected = "0 or 1 for predictor_type 'binary_classifier'"
+        else:
+            bad = (y != np.round(y)) | (y < 0) | (y > num_classes - 1)
+            expected = (
+                f"an integer in [0, {num_classes - 1}] for "
+                f"predictor_type 'multiclass_classifier' with num_classes={num_classes}"
+            )
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(
+                f"channel {self.name!r}, row {row}: label must be {expected}; "
+                f"got {float(y[row])!r}."
+            )
+
+    def batches(
+        self, size: int, *, shuffle: bool = False, seed: int = 0
+    ) -> Iterator[Batch]:
+        """Yield the records in mini-batches of ``size`` (the last may be smaller).
+
+        With ``shuffle``, the order of records is a permutation drawn from
+        ``seed``; batches are then copies rather than views.
+        """
+        n = self.num_records
+        order = np.random.default_rng([seed, 0x5AFF]).permutation(n) if shuffle else None
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            rows = slice(start, stop) if order is None else np.sort(order[start:stop])
+            yield Batch(
+                self.features[rows],
+                self.labels[rows],
+                None if self.weights is None else self.weights[rows],
+                start,
+            )
+
+    def sample(self, size: int, seed: int) -> Batch:
+        """A reproducible random sample of at most ``size`` records."""
+        from lodgepole.learn.scaler import sample_rows
+
+        rows = sample_rows(self.num_records, size, seed)
+        return Batch(
+            self.features[rows],
+            self.labels[rows],
+            None if self.weights is None else self.weights[rows],
+            0,
+        )
+
+
+def _column_names(features: object) -> tuple[str, ...] | None:
+    columns = getattr(features, "columns", None)
+    if columns is None:
+        return None
+    return tuple(str(c) for c in columns)
+
+
+def as_channel(name: str, data: object) -> InMemoryChannel:
+    """Turn ``(X, y)``, ``(X, y, weights)`` or a channel into an InMemoryChannel.
+
+    Examples
+    --------
+    >>> as_channel("test", (np.zeros((2, 1)), [0, 1])).num_records
+    2
+    """
+    if isinstance(data, InMemoryChannel):
+        return data
+    if isinstance(data, tuple) and len(data) in (2, 3):
+        return InMemoryChannel(name, *data)
+    raise DataFormatError(
+        f"channel {name!r}: expected a tuple (features, labels) or "
+        f"(features, labels, weights); got {type(data).__name__}."
+    )

@@ -1,0 +1,609 @@
+"""The training loop: epochs over the train channel for the whole candidate stack.
+
+Order of work (SPEC §3.2): validate hyperparameters and data; fit the scaler
+and class weights on a sample; build ``num_models`` candidates; run epochs,
+each followed by validation, early stopping and keeping each candidate's best
+state; then calibrate (binary), select one candidate, fold the scaler into its
+weights and compute the final metrics of every channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from lodgepole.__about__ import __version__
+from lodgepole._types import PredictorType
+from lodgepole.data.memory import InMemoryChannel, as_channel
+from lodgepole.exceptions import ConfigError, DataFormatError
+from lodgepole.hyperparameters import Hyperparameters
+from lodgepole.learn.candidates import (
+    AUTO_NUM_MODELS,
+    CandidateConfig,
+    CandidateStack,
+    candidate_grid,
+)
+from lodgepole.learn.class_weights import balanced_class_weights, balanced_positive_weight
+from lodgepole.learn.early_stopping import EarlyStopping
+from lodgepole.learn.losses import Loss, make_loss
+from lodgepole.learn.optimizers import make_optimizer
+from lodgepole.learn.scaler import Scaler
+from lodgepole.learn.selection import calibrate_thresholds
+from lodgepole.metrics import compute_metrics
+from lodgepole.model import LinearModel
+
+__all__ = ["EpochReport", "TrainingResult", "train"]
+
+logger = logging.getLogger(__name__)
+
+_EVAL_CHUNK = 16_384
+_CHANNELS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What one epoch did; passed to the progress callback and kept in the history."""
+
+    epoch: int
+    epochs: int
+    metrics: dict[str, float]
+    improved: bool
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    """The outcome of :func:`train`.
+
+    Attributes
+    ----------
+    model
+        The selected model, normalisation folded into its weights.
+    metrics
+        Final metrics of the selected model per channel, e.g.
+        ``result.metrics["test"]["multiclass_accuracy"]``.
+    history
+        One dict per epoch: ``train:objective_loss``, ``validation:...``.
+    best_epoch
+        Epoch (0-based) whose parameters the selected candidate kept.
+    candidate
+        Settings of the selected candidate (learning rate, wd, l1, ...).
+    hyperparameters
+        The hyperparameters after resolving ``auto``.
+    """
+
+    model: LinearModel
+    metrics: dict[str, dict[str, float]]
+    history: list[dict[str, float]]
+    best_epoch: int
+    candidate: dict[str, float | int]
+    hyperparameters: dict[str, object] = field(default_factory=dict)
+
+
+def _coerce_hyperparameters(values: Mapping[str, object] | Hyperparameters) -> Hyperparameters:
+    if isinstance(values, Hyperparameters):
+        return values
+    return Hyperparameters.from_dict(values)
+
+
+class _Weighting:
+    """Loss weight of each record for each candidate (class and positive weights)."""
+
+    def __init__(
+        self,
+        class_weights: np.ndarray | None,
+        positive_weights: np.ndarray | None,
+    ) -> None:
+        self.class_weights = class_weights
+        self.positive_weights = positive_weights
+        self.expected = np.ones(1, np.float32)
+
+    def raw(self, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        base = np.ones(labels.shape[0], np.float32) if weights is None else weights
+        if self.class_weights is not None:
+            base = base * self.class_weights[labels.astype(np.int64)]
+        if self.positive_weights is None:
+            return base[:, None]
+        factor = np.where(labels[:, None] == 1, self.positive_weights[None, :], 1.0)
+        return (base[:, None] * factor).astype(np.float32)
+
+    def calibrate(self, labels: np.ndarray, weights: np.ndarray | None) -> None:
+        """Remember the mean weight on a sample so batch weights average about 1."""
+        mean = self.raw(labels, weights).mean(axis=0)
+        self.expected = np.where(mean > 0, mean, 1.0).astype(np.float32)
+
+    def __call__(self, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        return self.raw(labels, weights) / self.expected
+
+
+class _Trainer:
+    def __init__(
+        self,
+        hp: Hyperparameters,
+        channels: dict[str, InMemoryChannel],
+        callback: Callable[[EpochReport], None] | None,
+    ) -> None:
+        self.channels = channels
+        self.train_channel = channels["train"]
+        self.validation = channels.get("validation")
+        self.callback = callback
+        self.hp = hp.resolved(sparse=self.train_channel.is_sparse)
+        self.predictor_type = PredictorType(self.hp.predictor_type)
+        self.num_classes = self._num_classes()
+        self._check_channels()
+        self.loss = make_loss(
+            self.hp.loss,
+            margin=self.hp.margin,
+            huber_delta=self.hp.huber_delta,
+            quantile=self.hp.quantile,
+            loss_insensitivity=self.hp.loss_insensitivity,
+        )
+        self.num_outputs = self.loss.num_outputs(self.num_classes)
+
+    # ------------------------------------------------------------- set-up
+    def _num_classes(self) -> int:
+        if self.predictor_type is PredictorType.MULTICLASS:
+            return int(self.hp.num_classes)
+        return 2 if self.predictor_type is PredictorType.BINARY else 1
+
+    def _check_channels(self) -> None:
+        feature_dim = self.train_channel.feature_dim
+        declared = self.hp.feature_dim
+        if not self.hp.is_auto("feature_dim") and declared != feature_dim:
+            raise DataFormatError(
+                f"feature_dim is {declared} but the train channel has "
+                f"{feature_dim} features."
+            )
+        for name, channel in self.channels.items():
+            if channel.feature_dim != feature_dim:
+                raise DataFormatError(
+                    f"channel {name!r} has {channel.feature_dim} features; the "
+                    f"train channel has {feature_dim}. Every channel needs the "
+                    "same features in the same order."
+                )
+            channel.check_labels(self.predictor_type, self.num_classes)
+
+    def _scaler(self, sample_X: object, sample_y: np.ndarray) -> Scaler:
+        hp = self.hp
+        is_regressor = self.predictor_type is PredictorType.REGRESSOR
+        return Scaler.fit(
+            sample_X,  # type: ignore[arg-type]
+            sample_y,
+            normalize=bool(hp.normalize_data),
+            center=bool(hp.unbias_data),
+            normalize_label=is_regressor and bool(hp.normalize_label),
+            center_label=is_regressor and bool(hp.unbias_label),
+        )
+
+    def _weighting(self, sample_y: np.ndarray) -> tuple[_Weighting, tuple[float, ...]]:
+        hp = self.hp
+        class_weights = None
+        positive: tuple[float, ...] = (1.0,)
+        if self.predictor_type is PredictorType.MULTICLASS and hp.balance_multiclass_weights:
+            class_weights = balanced_class_weights(sample_y, self.num_classes)
+            logger.info("balanced class weights %s", np.round(class_weights, 4).tolist())
+        if self.predictor_type is PredictorType.BINARY:
+            mult = hp.positive_example_weight_mult
+            balanced = balanced_positive_weight(sample_y)
+            if mult == "balanced":
+                positive = (balanced,)
+            elif hp.is_auto("positive_example_weight_mult"):
+                positive = (1.0, balanced) if balanced != 1.0 else (1.0,)
+            else:
+                positive = (float(mult),)
+            logger.info("positive example weights %s", positive)
+        return _Weighting(class_weights, None), positive
+
+    def _configs(self, positive: tuple[float, ...]) -> list[CandidateConfig]:
+        hp = self.hp
+
+        def user(name: str) -> float | None:
+            return None if hp.is_auto(name) else float(getattr(hp, name))
+
+        num_models = AUTO_NUM_MODELS if hp.is_auto("num_models") else int(hp.num_models)
+        return candidate_grid(
+            num_models=num_models,
+            learning_rate=user("learning_rate"),
+            wd=user("wd"),
+            l1=user("l1"),
+            optimizer=hp.optimizer,
+            lr_scheduler_step=int(hp.lr_scheduler_step),
+            lr_scheduler_factor=float(hp.lr_scheduler_factor),
+            lr_scheduler_minimum_lr=float(hp.lr_scheduler_minimum_lr),
+            positive_weights=positive,
+            seed=int(hp.seed),
+        )
+
+    def build(self, configs: list[CandidateConfig] | None = None) -> None:
+        hp = self.hp
+        sample = self.train_channel.sample(int(hp.num_point_for_scaler), int(hp.seed))
+        self.scaler = self._scaler(sample.features, sample.labels)
+        self.weighting, positive = self._weighting(sample.labels)
+        self.configs = configs if configs is not None else self._configs(positive)
+        if self.predictor_type is PredictorType.BINARY:
+            weights = np.asarray([c.positive_weight for c in self.configs], np.float32)
+            if np.any(weights != 1.0):
+                self.weighting.positive_weights = weights
+        self.weighting.calibrate(sample.labels, sample.weights)
+        self.stack = CandidateStack(
+            self.configs,
+            feature_dim=self.train_channel.feature_dim,
+            num_outputs=self.num_outputs,
+            loss=self.loss,
+            optimizer=make_optimizer(
+                hp.optimizer, beta_1=hp.beta_1, beta_2=hp.beta_2, momentum=hp.momentum
+            ),
+            scaler=self.scaler,
+            use_bias=bool(hp.use_bias),
+            bias_lr_mult=float(hp.bias_lr_mult),
+            bias_wd_mult=float(hp.bias_wd_mult),
+            use_lr_scheduler=bool(hp.use_lr_scheduler),
+            init_method=hp.init_method,
+            init_scale=float(hp.init_scale),
+            init_sigma=float(hp.init_sigma),
+            init_bias=float(hp.init_bias),
+        )
+        logger.info(
+            "training started predictor_type=%s num_models=%d feature_dim=%d "
+            "train_records=%d",
+            self.predictor_type.value, len(self.configs),
+            self.train_channel.feature_dim, self.train_channel.num_records,
+        )
+
+    def _loss_labels(self, labels: np.ndarray) -> np.ndarray:
+        if self.predictor_type is not PredictorType.REGRESSOR:
+            return labels
+        shifted = (labels - np.float32(self.scaler.label_mean)) / np.float32(
+            self.scaler.label_scale
+        )
+        return shifted.astype(np.float32)
+
+    # ------------------------------------------------------------- epochs
+    def _mini_batch_size(self) -> int:
+        size = int(self.hp.mini_batch_size)
+        records = self.train_channel.num_records
+        if size > records:
+            logger.warning(
+                "mini_batch_size=%d is larger than the train channel (%d records); "
+                "using %d", size, records, records,
+            )
+            return records
+        return size
+
+    def run_epoch(self, epoch: int) -> np.ndarray:
+        """Train one epoch; return each candidate's mean training objective."""
+        size = self._mini_batch_size()
+        total = np.zeros(self.stack.num_models)
+        count = 0
+        batches = self.train_channel.batches(
+            size, shuffle=bool(self.hp.shuffle), seed=int(self.hp.seed) + epoch
+        )
+        # Mini-batch products are too small for threaded BLAS: its start-up and
+        # synchronisation cost more than the work (measured 4x slower on 2 cores).
+        with threadpool_limits(limits=1, user_api="blas"):
+            for batch in batches:
+                weights = self.weighting(batch.labels, batch.weights)
+                labels = self._loss_labels(batch.labels)
+                total += self.stack.step(batch.features, labels, weights)
+                count += batch.num_records
+        return total / count
+
+    def evaluate(
+        self,
+        channel: InMemoryChannel,
+        weights: np.ndarray | None = None,
+        bias: np.ndarray | None = None,
+        *,
+        keep_scores: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Weighted mean loss of every candidate on a channel (and the raw scores)."""
+        total = np.zeros(self.stack.num_models)
+        weight_sum = np.zeros(self.stack.num_models)
+        kept = []
+        for batch in channel.batches(_EVAL_CHUNK):
+            scores = self.stack.scores(batch.features, weights, bias)
+            losses = self.loss.value(scores, self._loss_labels(batch.labels))
+            row_weights = self.weighting(batch.labels, batch.weights)
+            total += (losses * row_weights).sum(axis=0)
+            weight_sum += np.broadcast_to(row_weights, losses.shape).sum(axis=0)
+            if keep_scores:
+                kept.append(scores)
+        objective = total / np.maximum(weight_sum, 1e-30)
+        return objective, (np.concatenate(kept) if keep_scores else None)
+
+    def criterion(
+        self, objective: np.ndarray, scores: np.ndarray | None, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """Per-candidate selection value, thresholds (binary) and whether to maximise."""
+        hp = self.hp
+        if self.predictor_type is not PredictorType.BINARY or scores is None:
+            return objective, None, False
+        name = hp.binary_classifier_model_selection_criteria
+        default = np.full(self.stack.num_models, 0.5)
+        if name == "loss_function":
+            return objective, default, False
+        probabilities = self._binary_scores(scores[:, :, 0])
+        limit = int(hp.num_calibration_samples)
+        calibration = calibrate_thresholds(
+            probabilities[:limit],
+            labels[:limit],
+            name,
+            beta=float(hp.f_beta),
+            target_recall=float(hp.target_recall),
+            target_precision=float(hp.target_precision),
+        )
+        return calibration.values, calibration.thresholds, True
+
+    def _binary_scores(self, raw: np.ndarray) -> np.ndarray:
+        if self.loss.link == "sigmoid":
+            return 0.5 * (1.0 + np.tanh(0.5 * raw.astype(np.float64)))
+        return raw.astype(np.float64)
+
+    def fit(self) -> TrainingResult:
+        hp = self.hp
+        epochs = int(hp.epochs)
+        num_models = self.stack.num_models
+        patience = int(hp.early_stopping_patience)
+        stopper: EarlyStopping | None = None
+        best_value = np.full(num_models, np.nan)
+        best_weights = self.stack.weights.copy()
+        best_bias = self.stack.bias.copy()
+        best_epoch = np.zeros(num_models, dtype=np.int64)
+        thresholds = np.full(num_models, 0.5)
+        history: list[dict[str, float]] = []
+
+        for epoch in range(epochs):
+            started = time.perf_counter()
+            self.stack.start_averaging()
+            train_objective = self.run_epoch(epoch)
+            record = {"epoch": float(epoch), "train:objective_loss": _best(train_objective)}
+            # Each epoch's candidate is the average of its iterates over the epoch:
+            # it removes most of the mini-batch noise that a fixed step leaves.
+            weights, bias = self.stack.average_weights, self.stack.average_bias
+
+            if self.validation is not None:
+                objective, scores = self.evaluate(
+                    self.validation,
+                    weights,
+                    bias,
+                    keep_scores=self.predictor_type is PredictorType.BINARY,
+                )
+                values, epoch_thresholds, maximize = self.criterion(
+                    objective, scores, self.validation.labels
+                )
+                record["validation:objective_loss"] = _best(objective)
+            else:
+                values, epoch_thresholds, maximize = train_objective, None, False
+
+            if stopper is None:
+                stopper = EarlyStopping(patience, float(hp.early_stopping_tolerance), maximize)
+            better = _improved(values, best_value, maximize)
+            best_value[better] = values[better]
+            best_epoch[better] = epoch
+            if epoch_thresholds is not None:
+                thresholds[better] = epoch_thresholds[better]
+            columns = np.repeat(better, self.num_outputs)
+            best_weights[:, columns] = weights[:, columns]
+            best_bias[columns] = bias[columns]
+
+            epoch_value = float(np.nanmax(values) if maximize else np.nanmin(values))
+            improved = stopper.update(epoch_value)
+            record["early_stopping_criteria"] = epoch_value
+            if self.validation is not None:
+                leader = int(np.nanargmax(best_value) if maximize else np.nanargmin(best_value))
+                model = self._model(leader, best_weights, best_bias, float(thresholds[leader]))
+                for name, value in self._channel_metrics(model, self.validation).items():
+                    record[f"validation:{name}"] = value
+            seconds = time.perf_counter() - started
+            history.append(record)
+            self._log_epoch(epoch, record, improved, seconds)
+            if self.callback is not None:
+                self.callback(EpochReport(epoch, epochs, dict(record), improved, seconds))
+            if stopper.should_stop:
+                logger.info(
+                    "early stopping epoch=%d patience=%d best_epoch=%d",
+                    epoch, patience, stopper.best_epoch,
+                )
+                break
+
+        return self._finish(best_weights, best_bias, best_value, best_epoch, thresholds, history)
+
+    def _finish(
+        self,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        values: np.ndarray,
+        epochs: np.ndarray,
+        thresholds: np.ndarray,
+        history: list[dict[str, float]],
+    ) -> TrainingResult:
+        binary = self.predictor_type is PredictorType.BINARY
+        if binary and self.validation is None:
+            # No validation channel: calibrate and select on the training data.
+            calibration = self.train_channel.sample(
+                int(self.hp.num_calibration_samples), int(self.hp.seed)
+            )
+            channel = InMemoryChannel(
+                "train", calibration.features, calibration.labels, calibration.weights
+            )
+            objective, scores = self.evaluate(channel, weights, bias, keep_scores=True)
+            values, found, _ = self.criterion(objective, scores, channel.labels)
+            thresholds = found if found is not None else thresholds
+        maximize = binary and self.hp.binary_classifier_model_selection_criteria != (
+            "loss_function"
+        )
+        values = np.where(np.isnan(values), -np.inf if maximize else np.inf, values)
+        chosen = int(np.argmax(values) if maximize else np.argmin(values))
+        model = self._model(chosen, weights, bias, float(thresholds[chosen]))
+
+        metrics = {}
+        for name, channel in self.channels.items():
+            objective, _ = self.evaluate(channel, weights, bias)
+            metrics[name] = {
+                "objective_loss": float(objective[chosen]),
+                **self._channel_metrics(model, channel),
+            }
+        config = self.configs[chosen].to_dict()
+        config.pop("init_seed")
+        logger.info(
+            "best model candidate=%d epoch=%d settings=%s",
+            chosen, int(epochs[chosen]), config,
+        )
+        for name in self.channels:
+            logger.info("final metrics channel=%s %s", name, _format(metrics[name]))
+        final = self._model(chosen, weights, bias, float(thresholds[chosen]), metrics)
+        return TrainingResult(
+            model=final,
+            metrics=metrics,
+            history=history,
+            best_epoch=int(epochs[chosen]),
+            candidate={"index": chosen, **config},
+            hyperparameters=self.hp.to_dict(),
+        )
+
+    # ------------------------------------------------------------- outputs
+    def _model(
+        self,
+        index: int,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        threshold: float,
+        metrics: dict[str, dict[str, float]] | None = None,
+    ) -> LinearModel:
+        w, b = self.stack.candidate_parameters(index, weights, bias)
+        if self.predictor_type is PredictorType.REGRESSOR:
+            scale = np.float32(self.scaler.label_scale)
+            w = w * scale
+            b = b * scale + np.float32(self.scaler.label_mean)
+        binary = self.predictor_type is PredictorType.BINARY
+        return LinearModel(
+            predictor_type=self.predictor_type,
+            weights=w.astype(np.float32),
+            bias=b.astype(np.float32),
+            link=self.loss.link,
+            threshold=threshold if binary else None,
+            label_names=self.label_names,
+            feature_names=self.train_channel.feature_names,
+            hyperparameters=self.hp.to_dict(),
+            metrics=metrics or {},
+            metadata={
+                "lodgepole_version": __version__,
+                "candidate": index,
+                "num_models": self.stack.num_models,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+
+    label_names: tuple[str, ...] | None = None
+
+    def _channel_metrics(self, model: LinearModel, channel: InMemoryChannel) -> dict[str, float]:
+        prediction = model.predict(channel.features)
+        return compute_metrics(
+            self.predictor_type,
+            channel.labels,
+            prediction.score,
+            prediction.predicted_label,
+            num_classes=self.num_classes if self.predictor_type.is_classifier else None,
+            beta=float(self.hp.f_beta),
+            top_k=min(int(self.hp.accuracy_top_k), max(self.num_classes, 1)),
+            sample_weight=channel.weights,
+        )
+
+    def _log_epoch(
+        self, epoch: int, record: dict[str, float], improved: bool, seconds: float
+    ) -> None:
+        shown = {k: v for k, v in record.items() if k != "epoch"}
+        logger.info(
+            "epoch done epoch=%d improved=%s seconds=%.3f %s",
+            epoch, improved, seconds, _format(shown),
+        )
+
+
+def _best(values: np.ndarray) -> float:
+    return float(np.nanmin(values))
+
+
+def _improved(values: np.ndarray, best: np.ndarray, maximize: bool) -> np.ndarray:
+    fresh = np.isnan(best) & ~np.isnan(values)
+    if maximize:
+        return fresh | (values > best)
+    return fresh | (values < best)
+
+
+def _format(metrics: Mapping[str, float]) -> str:
+    return " ".join(f"{k}={v:.6g}" for k, v in metrics.items())
+
+
+def train(
+    hyperparameters: Mapping[str, object] | Hyperparameters,
+    train: object,
+    validation: object | None = None,
+    test: object | None = None,
+    *,
+    label_names: tuple[str, ...] | list[str] | None = None,
+    callback: Callable[[EpochReport], None] | None = None,
+) -> TrainingResult:
+    """Train a linear learner on in-memory data.
+
+    Parameters
+    ----------
+    hyperparameters
+        Names and values as in SageMaker's Linear Learner (strings or Python
+        values), e.g. ``{"predictor_type": "multiclass_classifier",
+        "num_classes": 7}``.
+    train, validation, test
+        Each a tuple ``(features, labels)`` or ``(features, labels, weights)``,
+        or an :class:`~lodgepole.data.InMemoryChannel`. Features are a 2-D
+        numpy array, a pandas DataFrame or a scipy.sparse matrix.
+        ``validation`` drives early stopping, threshold calibration and model
+        selection; ``test`` is only scored by the final model.
+    label_names
+        Optional names of the classes, stored in the model.
+    callback
+        Called with an :class:`EpochReport` after every epoch.
+
+    Returns
+    -------
+    TrainingResult
+        The model, final metrics per channel and per-epoch history.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown or invalid hyperparameter.
+    DataFormatError
+        For bad data: labels out of range, NaN, feature counts that differ.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2000, 3)).astype(np.float32)
+    >>> y = (X[:, 0] - X[:, 1] > 0).astype(np.float32)
+    >>> result = train({"predictor_type": "binary_classifier", "epochs": 3,
+    ...                 "num_models": 4, "mini_batch_size": 100}, (X, y))
+    >>> result.metrics["train"]["binary_classification_accuracy"] > 0.95
+    True
+    >>> result.model.predict(X[:2]).predicted_label.tolist()
+    [1.0, 0.0]
+    """
+    hp = _coerce_hyperparameters(hyperparameters)
+    channels = {"train": as_channel("train", train)}
+    for name, data in (("validation", validation), ("test", test)):
+        if data is not None:
+            channels[name] = as_channel(name, data)
+    trainer = _Trainer(hp, channels, callback)
+    if label_names is not None:
+        names = tuple(str(n) for n in label_names)
+        if len(names) != trainer.num_classes and trainer.predictor_type.is_classifier:
+            raise ConfigError(
+                f"label_names has {len(names)} names; the model has "
+                f"{trainer.num_classes} classes."
+            )
+        trainer.label_names = names
+    trainer.build()
+    return trainer.fit()
