@@ -20,8 +20,8 @@ the predictor types that use it, a one-line doc and, for values that may be
 * the CLI builds its options from ``SPECS`` (``doc``, ``expected``,
   ``default``).
 
-All error messages are written by the ``_*_message`` helpers at the bottom of
-the table section, so their shape stays the same everywhere: the name, what
+All error messages are written by the ``_*_message`` helpers of the
+"messages" section, so their shape stays the same everywhere: the name, what
 was expected, what was received (``repr``) and, where it helps, a hint.
 
 Parameters that do not apply to the chosen predictor type are accepted,
@@ -49,7 +49,7 @@ import logging
 import math
 import numbers
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,6 +62,7 @@ __all__ = [
     "AUTO",
     "LOSSES",
     "SPECS",
+    "TUNING_KEY",
     "Auto",
     "HyperparameterSpec",
     "Hyperparameters",
@@ -76,6 +77,7 @@ AUTO = "auto"
 Auto = Literal["auto"]
 
 TUNING_KEY = "_tuning_objective_metric"
+"""Internal key set by automatic model tuning; it forces ``num_models`` to 1."""
 
 _B = frozenset({PredictorType.BINARY})
 _M = frozenset({PredictorType.MULTICLASS})
@@ -97,7 +99,7 @@ LOSSES: dict[PredictorType, tuple[str, ...]] = {
 }
 """Allowed ``loss`` values per predictor type; the first is what ``auto`` becomes."""
 
-# Names people type from other libraries that difflib would not match.
+# Names from other libraries, suggested before difflib's nearest match.
 _SYNONYMS = {
     "n_classes": "num_classes",
     "n_labels": "num_classes",
@@ -123,7 +125,7 @@ _SYNONYMS = {
     "objective": "loss",
 }
 
-Resolver = Callable[["Hyperparameters", bool], Any]
+_Resolver = Callable[["Hyperparameters", bool], Any]
 _NUMERIC_KINDS = ("int", "float", "float_or_choice")
 
 
@@ -188,7 +190,7 @@ class HyperparameterSpec:
     low_inclusive: bool = True
     high_inclusive: bool = True
     aliases: tuple[tuple[str, str], ...] = ()
-    resolve_auto: Resolver | None = None
+    resolve_auto: _Resolver | None = None
     enum_type: type[enum.Enum] | None = None
     extra: bool = False
 
@@ -372,7 +374,7 @@ _KEEP = object()  # allow "auto" and leave its resolution to the training engine
 _NO_AUTO = object()
 
 
-def _const(value: object) -> Resolver:
+def _const(value: object) -> _Resolver:
     return lambda hp, sparse: value
 
 
@@ -622,7 +624,7 @@ def _few_classes_message(num_classes: int) -> str:
     )
 
 
-def _check_names(names: object) -> None:
+def _check_names(names: Iterable[str]) -> None:
     unknown = [n for n in names if n not in SPECS and not n.startswith("_")]
     if unknown:
         raise ConfigError(" ".join(_unknown_name_message(n) for n in unknown))

@@ -683,7 +683,7 @@ def _freeze_json(value: Any, where: str) -> Any:
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, float):
-        return value
+        return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
         frozen = {}
         for key, item in value.items():

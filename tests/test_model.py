@@ -702,3 +702,21 @@ def test_save_fills_existing_empty_directory(tmp_path: Path) -> None:
     model = make_model("regressor")
     model.save(tmp_path / "model")
     assert LinearModel.load(tmp_path / "model").feature_dim == FEATURE_DIM
+
+
+def test_linear_model_turns_non_finite_metadata_into_none(tmp_path: Path) -> None:
+    metadata = {"summary": {"last_loss": math.nan, "scale": np.float32(np.inf)}}
+    model = make_model("regressor", metadata=metadata, hyperparameters={"l1": -np.inf})
+    assert model.metadata == {"summary": {"last_loss": None, "scale": None}}
+    assert model.hyperparameters == {"l1": None}
+    loaded = LinearModel.load(model.save(tmp_path / "model"))
+    assert loaded.metadata == model.metadata
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_save_writes_world_readable_artifacts(tmp_path: Path) -> None:
+    model = make_model("regressor")
+    directory = model.save(tmp_path / "model")
+    tarball = model.save(tmp_path / "model.tar.gz")
+    assert directory.stat().st_mode & 0o777 == 0o755
+    assert tarball.stat().st_mode & 0o777 == 0o644

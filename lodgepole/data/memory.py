@@ -83,7 +83,9 @@ def _as_labels(labels: object, num_rows: int, channel: str) -> np.ndarray:
     try:
         y = np.asarray(labels, dtype=np.float32)
     except (TypeError, ValueError) as err:
-        raise DataFormatError(f"channel {channel!r}: labels must be numeric; {err}") from err
+        raise DataFormatError(
+            f"channel {channel!r}: labels must be numeric; {err}"
+        ) from err
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1 or y.shape[0] != num_rows:
@@ -146,7 +148,9 @@ class InMemoryChannel:
         self.features = _as_features(features, name)
         self.labels = _as_labels(labels, self.features.shape[0], name)
         self.weights = (
-            None if weights is None else _as_weights(weights, self.features.shape[0], name)
+            None
+            if weights is None
+            else _as_weights(weights, self.features.shape[0], name)
         )
         if self.features.shape[0] == 0:
             raise DataFormatError(f"channel {name!r} is empty: it holds no records.")
@@ -171,7 +175,7 @@ class InMemoryChannel:
         return sp.issparse(self.features)
 
     def check_labels(self, predictor_type: PredictorType, num_classes: int) -> None:
-        """Raise DataFormatError naming the first label invalid for the predictor type."""
+        """Raise DataFormatError naming the first label invalid for the predictor."""
         y = self.labels
         if predictor_type is PredictorType.REGRESSOR:
             return
@@ -200,7 +204,9 @@ class InMemoryChannel:
         ``seed``; batches are then copies rather than views.
         """
         n = self.num_records
-        order = np.random.default_rng([seed, 0x5AFF]).permutation(n) if shuffle else None
+        order = (
+            np.random.default_rng([seed, 0x5AFF]).permutation(n) if shuffle else None
+        )
         for start in range(0, n, size):
             stop = min(start + size, n)
             rows = slice(start, stop) if order is None else np.sort(order[start:stop])

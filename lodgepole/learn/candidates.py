@@ -96,8 +96,12 @@ def candidate_grid(
     >>> len({(c.learning_rate, c.wd) for c in grid})
     3
     """
-    base_lr = DEFAULT_LEARNING_RATE[optimizer] if learning_rate is None else learning_rate
-    lr_values = [base_lr * m for m in _LR_MULTIPLIERS] if learning_rate is None else [base_lr]
+    base_lr = (
+        DEFAULT_LEARNING_RATE[optimizer] if learning_rate is None else learning_rate
+    )
+    lr_values = (
+        [base_lr * m for m in _LR_MULTIPLIERS] if learning_rate is None else [base_lr]
+    )
     wd_values = list(_WD_VALUES) if wd is None else [wd]
     l1_values = list(_L1_VALUES) if l1 is None else [l1]
     base = (
@@ -107,10 +111,12 @@ def candidate_grid(
     )
 
     rng = np.random.default_rng([seed, 0xCA4D])
-    others = [c for c in itertools.product(lr_values, wd_values, l1_values) if c != base]
+    others = [
+        c for c in itertools.product(lr_values, wd_values, l1_values) if c != base
+    ]
     # Favour diversity in the learning rate first: it matters most for convergence.
     rng.shuffle(others)
-    others.sort(key=lambda c: (0 if c[1:] == base[1:] else 1))
+    others.sort(key=lambda c: 0 if c[1:] == base[1:] else 1)
     settings = [base, *others]
     while len(settings) < num_models:
         lr, wd_, l1_ = settings[len(settings) % max(len(settings), 1)]
@@ -128,7 +134,9 @@ def candidate_grid(
                 lr_scheduler_factor=lr_scheduler_factor,
                 lr_scheduler_minimum_lr=lr_scheduler_minimum_lr,
                 positive_weight=positive_weights[index % len(positive_weights)],
-                init_seed=int(np.random.SeedSequence([seed, index]).generate_state(1)[0]),
+                init_seed=int(
+                    np.random.SeedSequence([seed, index]).generate_state(1)[0]
+                ),
             )
         )
     return configs
@@ -211,7 +219,9 @@ class CandidateStack:
             for c in configs
         ]
         self.weights = np.ascontiguousarray(np.concatenate(blocks, axis=1))
-        self.bias = np.full(self.num_models * K, init_bias if use_bias else 0.0, np.float32)
+        self.bias = np.full(
+            self.num_models * K, init_bias if use_bias else 0.0, np.float32
+        )
 
         self._mean = scaler.feature_mean.astype(np.float32)
         self._inv_scale = (1.0 / scaler.feature_scale).astype(np.float32)
@@ -227,7 +237,9 @@ class CandidateStack:
         self._wd = per_column([c.wd for c in configs]).astype(np.float32)
         self._l1 = per_column([c.l1 for c in configs]).astype(np.float32)
         self._has_l1 = bool(np.any(self._l1 > 0))
-        self.positive_weights = np.asarray([c.positive_weight for c in configs], np.float32)
+        self.positive_weights = np.asarray(
+            [c.positive_weight for c in configs], np.float32
+        )
 
     # ------------------------------------------------------------------ forward
     def effective_parameters(
@@ -333,9 +345,12 @@ class CandidateStack:
 
     # ------------------------------------------------------------------ views
     def candidate_parameters(
-        self, index: int, weights: np.ndarray | None = None, bias: np.ndarray | None = None
+        self,
+        index: int,
+        weights: np.ndarray | None = None,
+        bias: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Weights ``(feature_dim, K)`` and bias ``(K,)`` of one candidate on raw features."""
+        """Weights ``(feature_dim, K)`` and bias ``(K,)`` of one candidate."""
         w_eff, b_eff = self.effective_parameters(weights, bias)
         K = self.num_outputs
         cols = slice(index * K, (index + 1) * K)

@@ -1,4 +1,4 @@
-"""Class weights (SPEC §3.6): balanced multiclass weights and the binary positive weight."""
+"""Class weights (SPEC §3.6): balanced multiclass weights, binary positive weight."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
     total = counts.sum()
     with np.errstate(divide="ignore"):
-        weights = np.where(counts > 0, total / np.maximum(counts, 1), ABSENT_CLASS_WEIGHT)
+        weights = np.where(
+            counts > 0, total / np.maximum(counts, 1), ABSENT_CLASS_WEIGHT
+        )
     return weights.astype(np.float32)
 
 

@@ -75,7 +75,7 @@ class Optimizer(abc.ABC):
         return self._update(param, grad, lr, self._state[slot], self._steps[slot])
 
     def get_state(self) -> dict[str, np.ndarray]:
-        """Return the optimiser state as named arrays (for checkpoints and averaging)."""
+        """Return the optimiser state as named arrays (for checkpoints)."""
         out: dict[str, np.ndarray] = {}
         for slot, arrays in self._state.items():
             for i, array in enumerate(arrays):

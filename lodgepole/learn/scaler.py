@@ -86,10 +86,8 @@ class Scaler:
         """
         mean, std = _column_moments(X)
         feature_mean = mean if center else np.zeros_like(mean)
-        if normalize:
-            feature_scale = np.where(std > 0, std, 1.0)
-        else:
-            feature_scale = np.ones_like(std)
+        ones = np.ones_like(std)
+        feature_scale = np.where(std > 0, std, 1.0) if normalize else ones
 
         label_mean, label_scale = 0.0, 1.0
         if y is not None and len(y):
@@ -102,7 +100,11 @@ class Scaler:
         logger.info(
             "scaler fitted sample_rows=%d center=%s normalize=%s label_mean=%.6g "
             "label_scale=%.6g",
-            X.shape[0], center, normalize, label_mean, label_scale,
+            X.shape[0],
+            center,
+            normalize,
+            label_mean,
+            label_scale,
         )
         return cls(
             feature_mean.astype(np.float32),
@@ -114,6 +116,4 @@ class Scaler:
     @classmethod
     def identity(cls, feature_dim: int) -> Scaler:
         """A scaler that changes nothing."""
-        return cls(
-            np.zeros(feature_dim, np.float32), np.ones(feature_dim, np.float32)
-        )
+        return cls(np.zeros(feature_dim, np.float32), np.ones(feature_dim, np.float32))

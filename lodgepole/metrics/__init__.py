@@ -28,6 +28,7 @@ from lodgepole.metrics.classification import (
     _as_labels,
     _as_scores,
     _as_weights,
+    _check_beta,
     accuracy_score,
     balanced_accuracy_score,
     binary_scores,
@@ -340,8 +341,7 @@ def compute_metrics(
         raise ConfigError(
             f"predictor_type must be one of {allowed!r}; got {predictor_type!r}."
         ) from err
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-        raise ConfigError(f"beta must be a number >= 0; got {beta!r}.")
+    beta = _check_beta(beta)
 
     compute = _BY_TYPE[kind]
     return compute(

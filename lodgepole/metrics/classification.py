@@ -154,7 +154,8 @@ def _check_num_classes(num_classes: int) -> int:
 
 
 def _check_beta(beta: float) -> float:
-    if not np.isfinite(beta) or beta < 0:
+    number = isinstance(beta, (int, float, np.number)) and not isinstance(beta, bool)
+    if not number or not np.isfinite(beta) or beta < 0:
         raise ConfigError(f"beta must be a finite number >= 0; got {beta!r}.")
     return float(beta)
 

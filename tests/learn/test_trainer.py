@@ -8,11 +8,11 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, r2_score
 
+from lodgepole.data.memory import as_channel
 from lodgepole.exceptions import ConfigError, DataFormatError
 from lodgepole.hyperparameters import Hyperparameters
 from lodgepole.learn.candidates import candidate_grid
 from lodgepole.learn.trainer import _Trainer, train
-from lodgepole.data.memory import as_channel
 
 
 def _multiclass_data(n: int = 6000, d: int = 8, k: int = 4, seed: int = 0):
@@ -38,7 +38,9 @@ def _binary_data(n: int = 6000, d: int = 6, seed: int = 1, positive_share: float
 def _regression_data(n: int = 5000, d: int = 6, seed: int = 2):
     rng = np.random.default_rng(seed)
     X = (rng.normal(size=(n, d)) * rng.uniform(1, 30, size=d)).astype(np.float32)
-    y = (X @ rng.normal(size=d) + 300.0 + rng.normal(scale=5.0, size=n)).astype(np.float32)
+    y = (X @ rng.normal(size=d) + 300.0 + rng.normal(scale=5.0, size=n)).astype(
+        np.float32
+    )
     return X, y
 
 
@@ -52,45 +54,75 @@ def test_train_multiclass_matches_sklearn_logistic_regression():
     X, y = _multiclass_data()
     tr, va, te = _split(X, y)
     result = train(
-        {"predictor_type": "multiclass_classifier", "num_classes": 4, "epochs": 10,
-         "num_models": 8, "mini_batch_size": 200},
-        tr, va, te,
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 10,
+            "num_models": 8,
+            "mini_batch_size": 200,
+        },
+        tr,
+        va,
+        te,
     )
     reference = LogisticRegression(max_iter=2000).fit(*tr)
     expected = accuracy_score(te[1], reference.predict(te[0]))
     got = result.metrics["test"]["multiclass_accuracy"]
     assert got >= expected - 0.01
-    assert np.isclose(got, accuracy_score(te[1], result.model.predict(te[0]).predicted_label))
+    assert np.isclose(
+        got, accuracy_score(te[1], result.model.predict(te[0]).predicted_label)
+    )
 
 
 def test_train_regressor_r2_close_to_ridge():
     X, y = _regression_data()
     tr, va, te = _split(X, y)
     result = train(
-        {"predictor_type": "regressor", "epochs": 10, "num_models": 4,
-         "mini_batch_size": 100},
-        tr, va, te,
+        {
+            "predictor_type": "regressor",
+            "epochs": 10,
+            "num_models": 4,
+            "mini_batch_size": 100,
+        },
+        tr,
+        va,
+        te,
     )
     ridge = Ridge(alpha=1e-3).fit(*tr)
     expected = r2_score(te[1], ridge.predict(te[0]))
     assert result.metrics["test"]["r2"] >= expected - 0.01
     # Predictions come back in label units, not normalised ones.
-    assert abs(float(result.model.predict(te[0]).score.mean()) - float(te[1].mean())) < 5
+    assert (
+        abs(float(result.model.predict(te[0]).score.mean()) - float(te[1].mean())) < 5
+    )
 
 
 @pytest.mark.parametrize(
     "criterion",
-    ["accuracy", "f_beta", "precision_at_target_recall", "recall_at_target_precision",
-     "loss_function"],
+    [
+        "accuracy",
+        "f_beta",
+        "precision_at_target_recall",
+        "recall_at_target_precision",
+        "loss_function",
+    ],
 )
 def test_train_binary_selection_criteria(criterion):
     X, y = _binary_data()
     tr, va, te = _split(X, y)
     result = train(
-        {"predictor_type": "binary_classifier", "epochs": 4, "num_models": 4,
-         "mini_batch_size": 200, "binary_classifier_model_selection_criteria": criterion,
-         "target_recall": 0.9, "target_precision": 0.9},
-        tr, va, te,
+        {
+            "predictor_type": "binary_classifier",
+            "epochs": 4,
+            "num_models": 4,
+            "mini_batch_size": 200,
+            "binary_classifier_model_selection_criteria": criterion,
+            "target_recall": 0.9,
+            "target_precision": 0.9,
+        },
+        tr,
+        va,
+        te,
     )
     metrics = result.metrics["validation"]
     assert metrics["binary_classification_accuracy"] > 0.8
@@ -106,9 +138,13 @@ def test_train_binary_selection_criteria(criterion):
 def test_train_binary_balanced_positive_weight_raises_recall():
     X, y = _binary_data(positive_share=0.1)
     tr, va, te = _split(X, y)
-    common = {"predictor_type": "binary_classifier", "epochs": 4, "num_models": 2,
-              "mini_batch_size": 200,
-              "binary_classifier_model_selection_criteria": "loss_function"}
+    common = {
+        "predictor_type": "binary_classifier",
+        "epochs": 4,
+        "num_models": 2,
+        "mini_batch_size": 200,
+        "binary_classifier_model_selection_criteria": "loss_function",
+    }
     plain = train(common, tr, va, te)
     balanced = train({**common, "positive_example_weight_mult": "balanced"}, tr, va, te)
     assert balanced.metrics["test"]["recall"] > plain.metrics["test"]["recall"] + 0.05
@@ -116,16 +152,29 @@ def test_train_binary_balanced_positive_weight_raises_recall():
 
 @pytest.mark.parametrize(
     "loss",
-    ["absolute_loss", "huber_loss", "eps_insensitive_squared_loss",
-     "eps_insensitive_absolute_loss", "quantile_loss", "squared_loss"],
+    [
+        "absolute_loss",
+        "huber_loss",
+        "eps_insensitive_squared_loss",
+        "eps_insensitive_absolute_loss",
+        "quantile_loss",
+        "squared_loss",
+    ],
 )
 def test_train_every_regression_loss_fits(loss):
     X, y = _regression_data(n=3000)
     tr, va, te = _split(X, y)
     result = train(
-        {"predictor_type": "regressor", "loss": loss, "epochs": 8, "num_models": 4,
-         "mini_batch_size": 100},
-        tr, va, te,
+        {
+            "predictor_type": "regressor",
+            "loss": loss,
+            "epochs": 8,
+            "num_models": 4,
+            "mini_batch_size": 100,
+        },
+        tr,
+        va,
+        te,
     )
     assert result.metrics["test"]["r2"] > 0.95
 
@@ -135,8 +184,14 @@ def test_train_quantile_loss_puts_labels_below_prediction_with_probability_q():
     X = rng.normal(size=(20000, 2)).astype(np.float32)
     y = (X[:, 0] + rng.exponential(2.0, size=20000)).astype(np.float32)
     result = train(
-        {"predictor_type": "regressor", "loss": "quantile_loss", "quantile": 0.9,
-         "epochs": 8, "num_models": 4, "mini_batch_size": 200},
+        {
+            "predictor_type": "regressor",
+            "loss": "quantile_loss",
+            "quantile": 0.9,
+            "epochs": 8,
+            "num_models": 4,
+            "mini_batch_size": 200,
+        },
         (X, y),
     )
     share_below = float(np.mean(y <= result.model.predict(X).score))
@@ -147,9 +202,16 @@ def test_train_hinge_loss_binary():
     X, y = _binary_data()
     tr, va, te = _split(X, y)
     result = train(
-        {"predictor_type": "binary_classifier", "loss": "hinge_loss", "epochs": 4,
-         "num_models": 4, "mini_batch_size": 200},
-        tr, va, te,
+        {
+            "predictor_type": "binary_classifier",
+            "loss": "hinge_loss",
+            "epochs": 4,
+            "num_models": 4,
+            "mini_batch_size": 200,
+        },
+        tr,
+        va,
+        te,
     )
     assert result.model.link == "identity"
     assert result.metrics["test"]["binary_classification_accuracy"] > 0.8
@@ -158,12 +220,22 @@ def test_train_hinge_loss_binary():
 def test_train_fused_candidates_equal_each_trained_alone():
     X, y = _multiclass_data(n=3000)
     hp = Hyperparameters.from_dict(
-        {"predictor_type": "multiclass_classifier", "num_classes": 4, "epochs": 2,
-         "mini_batch_size": 250}
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 2,
+            "mini_batch_size": 250,
+        }
     )
     configs = candidate_grid(
-        num_models=3, learning_rate=None, wd=None, l1=None, optimizer="adam",
-        lr_scheduler_step=5, lr_scheduler_factor=0.9, lr_scheduler_minimum_lr=1e-5,
+        num_models=3,
+        learning_rate=None,
+        wd=None,
+        l1=None,
+        optimizer="adam",
+        lr_scheduler_step=5,
+        lr_scheduler_factor=0.9,
+        lr_scheduler_minimum_lr=1e-5,
     )
 
     def fitted(cfgs):
@@ -186,10 +258,17 @@ def test_train_early_stopping_stops_and_keeps_best_epoch():
     X, y = _multiclass_data(n=4000)
     tr, va, _ = _split(X, y)
     result = train(
-        {"predictor_type": "multiclass_classifier", "num_classes": 4, "epochs": 50,
-         "num_models": 2, "mini_batch_size": 100, "early_stopping_patience": 2,
-         "early_stopping_tolerance": 0.05},
-        tr, va,
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 50,
+            "num_models": 2,
+            "mini_batch_size": 100,
+            "early_stopping_patience": 2,
+            "early_stopping_tolerance": 0.05,
+        },
+        tr,
+        va,
     )
     assert len(result.history) < 50
     values = [h["early_stopping_criteria"] for h in result.history]
@@ -201,22 +280,38 @@ def test_train_early_stopping_disabled_when_patience_exceeds_epochs():
     X, y = _multiclass_data(n=2000)
     tr, va, _ = _split(X, y)
     result = train(
-        {"predictor_type": "multiclass_classifier", "num_classes": 4, "epochs": 4,
-         "num_models": 1, "early_stopping_patience": 5,
-         "early_stopping_tolerance": 0.9, "mini_batch_size": 100},
-        tr, va,
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 4,
+            "num_models": 1,
+            "early_stopping_patience": 5,
+            "early_stopping_tolerance": 0.9,
+            "mini_batch_size": 100,
+        },
+        tr,
+        va,
     )
     assert len(result.history) == 4
 
 
 def test_train_sparse_input_gives_the_dense_model():
     X, y = _multiclass_data(n=3000)
-    hp = {"predictor_type": "multiclass_classifier", "num_classes": 4, "epochs": 2,
-          "num_models": 2, "mini_batch_size": 100, "unbias_data": True}
+    hp = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 4,
+        "epochs": 2,
+        "num_models": 2,
+        "mini_batch_size": 100,
+        "unbias_data": True,
+    }
     dense = train(hp, (X, y))
     sparse = train(hp, (sp.csr_matrix(X), y))
     np.testing.assert_allclose(
-        dense.model.predict(X).score, sparse.model.predict(X).score, rtol=1e-3, atol=1e-4
+        dense.model.predict(X).score,
+        sparse.model.predict(X).score,
+        rtol=1e-3,
+        atol=1e-4,
     )
 
 
@@ -226,24 +321,34 @@ def test_train_balanced_weights_raise_rare_class_recall():
     y = rng.choice(3, size=n, p=[0.8, 0.17, 0.03])
     X = (rng.normal(size=(n, 4)) + np.eye(3, 4)[y] * 1.2).astype(np.float32)
     y = y.astype(np.float32)
-    common = {"predictor_type": "multiclass_classifier", "num_classes": 3,
-              "epochs": 4, "num_models": 2, "mini_batch_size": 200}
+    common = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 3,
+        "epochs": 4,
+        "num_models": 2,
+        "mini_batch_size": 200,
+    }
     plain = train(common, (X, y))
     balanced = train({**common, "balance_multiclass_weights": True}, (X, y))
     rare = y == 2
     recall_plain = np.mean(plain.model.predict(X[rare]).predicted_label == 2)
     recall_balanced = np.mean(balanced.model.predict(X[rare]).predicted_label == 2)
     assert recall_balanced > recall_plain + 0.2
-    assert balanced.metrics["train"]["multiclass_accuracy"] < plain.metrics["train"][
-        "multiclass_accuracy"
-    ]
+    assert (
+        balanced.metrics["train"]["multiclass_accuracy"]
+        < plain.metrics["train"]["multiclass_accuracy"]
+    )
 
 
 def test_train_without_validation_selects_on_training_loss():
     X, y = _binary_data(n=2000)
     result = train(
-        {"predictor_type": "binary_classifier", "epochs": 2, "num_models": 3,
-         "mini_batch_size": 100},
+        {
+            "predictor_type": "binary_classifier",
+            "epochs": 2,
+            "num_models": 3,
+            "mini_batch_size": 100,
+        },
         (X, y),
     )
     assert "validation:objective_loss" not in result.history[0]
@@ -255,9 +360,15 @@ def test_train_history_logs_channel_metrics(caplog):
     tr, va, _ = _split(X, y)
     with caplog.at_level("INFO", logger="lodgepole"):
         result = train(
-            {"predictor_type": "multiclass_classifier", "num_classes": 4, "epochs": 2,
-             "num_models": 2, "mini_batch_size": 100},
-            tr, va,
+            {
+                "predictor_type": "multiclass_classifier",
+                "num_classes": 4,
+                "epochs": 2,
+                "num_models": 2,
+                "mini_batch_size": 100,
+            },
+            tr,
+            va,
         )
     assert "validation:multiclass_accuracy" in result.history[0]
     assert "train:objective_loss" in result.history[0]
@@ -268,7 +379,10 @@ def test_train_history_logs_channel_metrics(caplog):
 def test_train_rejects_label_out_of_range_naming_row():
     X, y = _multiclass_data(n=100)
     y[17] = 4
-    with pytest.raises(DataFormatError, match=r"'train', row 17: label must be an integer in \[0, 3\].*got 4.0"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"'train', row 17: label must be an integer in \[0, 3\].*got 4.0",
+    ):
         train({"predictor_type": "multiclass_classifier", "num_classes": 4}, (X, y))
 
 
@@ -290,7 +404,9 @@ def test_train_rejects_non_binary_label():
 def test_train_rejects_non_finite_feature_naming_row_and_column(bad):
     X, y = _binary_data(n=100)
     X[42, 3] = bad
-    with pytest.raises(DataFormatError, match=r"'train', row 42, column 3: features must be finite"):
+    with pytest.raises(
+        DataFormatError, match=r"'train', row 42, column 3: features must be finite"
+    ):
         train({"predictor_type": "binary_classifier"}, (X, y))
 
 
@@ -303,7 +419,9 @@ def test_train_rejects_non_finite_sparse_feature():
 
 def test_train_rejects_channel_with_different_feature_count():
     X, y = _binary_data(n=100)
-    with pytest.raises(DataFormatError, match="'validation' has 5 features; the train channel has 6"):
+    with pytest.raises(
+        DataFormatError, match="'validation' has 5 features; the train channel has 6"
+    ):
         train({"predictor_type": "binary_classifier"}, (X, y), (X[:, :5], y))
 
 

@@ -425,8 +425,10 @@ def test_bad_options_raise_config_error() -> None:
         top_k_accuracy_score([0], [[0.5, 0.5]], k=0)
     with pytest.raises(ConfigError, match="num_classes must be >= 2; got 1"):
         per_class_scores([0], [0], 1)
-    with pytest.raises(ConfigError, match="beta must be"):
+    with pytest.raises(ConfigError, match="beta must be a finite number >= 0"):
         binary_scores([0], [0], beta=-1.0)
+    with pytest.raises(ConfigError, match=r"beta must be.*got '1'"):
+        compute_metrics("binary_classifier", [0], [0.5], beta="1")
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,200 @@
+"""The ``lodgepole`` command line.
+
+Commands:
+
+``lodgepole demo covtype``
+    The forest-cover experiment of the SageMaker multiclass blog post: train
+    a default and a class-balanced 7-class model, print accuracy, per-class
+    recall and the row-normalised confusion matrix of each, save both models.
+
+This module is the only place that writes to the terminal; the library logs
+through :mod:`logging`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lodgepole.__about__ import __version__
+from lodgepole.exceptions import LodgepoleError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _progress(label: str):  # type: ignore[no-untyped-def]
+    """A progress callback drawing one line per training run on stderr."""
+    started = time.perf_counter()
+
+    def report(epoch_report) -> None:  # type: ignore[no-untyped-def]
+        done = epoch_report.epoch + 1
+        total = epoch_report.epochs
+        elapsed = time.perf_counter() - started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else 0.0
+        bar = "#" * int(20 * done / total)
+        accuracy = epoch_report.metrics.get("validation:multiclass_accuracy")
+        shown = f" validation accuracy {accuracy:.4f}" if accuracy is not None else ""
+        sys.stderr.write(
+            f"\r{label:>9} [{bar:<20}] epoch {done}/{total} "
+            f"{rate:.2f} epochs/s, ETA {eta:4.0f}s{shown}   "
+        )
+        sys.stderr.flush()
+
+    return report
+
+
+def _load_covtype(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from lodgepole import datasets
+
+    if args.source in ("auto", "covtype"):
+        try:
+            data = datasets.covtype(download=args.download or args.source == "covtype")
+            print(f"Data: the UCI Covertype table ({data.features.shape[0]:,} rows).")
+            return data
+        except LodgepoleError as err:
+            if args.source == "covtype":
+                raise
+            print(f"Data: the real Covertype table is not available ({err}).")
+    data = datasets.covtype_like(args.rows or 581_012, seed=args.seed)
+    print(
+        f"Data: covtype_like, {data.features.shape[0]:,} generated rows with the "
+        "Covertype schema and class frequencies."
+    )
+    return data
+
+
+def _print_report(name: str, result, channel, label_names) -> None:  # type: ignore[no-untyped-def]
+    from lodgepole.metrics import confusion_matrix, per_class_scores
+
+    X, y = channel
+    predicted = result.model.predict(X).predicted_label
+    k = len(label_names)
+    accuracy = float(np.mean(predicted == y))
+    recall = per_class_scores(y, predicted, k)["recall"]
+    matrix = confusion_matrix(y, predicted, k, normalize="true")
+    width = max(len(n) for n in label_names)
+    print(f"\n== {name} model: test accuracy {accuracy:.4f}")
+    print(f"   chosen candidate: {result.candidate}, best epoch {result.best_epoch}")
+    print(f"   {'class':<{width}}  recall")
+    for label, value in zip(label_names, recall, strict=True):
+        print(f"   {label:<{width}}  {value:.3f}")
+    print("   confusion matrix, rows = true class, row-normalised:")
+    print("   " + " " * width + " " + " ".join(f"{i:>6}" for i in range(k)))
+    for i, row in enumerate(matrix):
+        cells = " ".join(f"{v:6.3f}" for v in row)
+        print(f"   {label_names[i]:<{width}} {cells}")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from lodgepole import datasets, train
+
+    data = _load_covtype(args)
+    if args.rows and data.features.shape[0] > args.rows:
+        keep = np.random.default_rng(args.seed).permutation(data.features.shape[0])
+        keep = np.sort(keep[: args.rows])
+        data = datasets.Dataset(
+            data.features[keep],
+            data.labels[keep],
+            data.feature_names,
+            data.label_names,
+            data.source,
+        )
+    channels = datasets.split_channels(data, seed=args.seed)
+    sizes = ", ".join(f"{k} {len(v[1]):,}" for k, v in channels.items())
+    print(f"Split 80/10/10: {sizes}.")
+    output = Path(args.output)
+    runs = [("default", {}), ("balanced", {"balance_multiclass_weights": True})]
+    for name, extra in runs:
+        hyperparameters = {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 7,
+            "seed": args.seed,
+            **extra,
+        }
+        if args.epochs:
+            hyperparameters["epochs"] = args.epochs
+        started = time.perf_counter()
+        result = train(
+            hyperparameters,
+            channels["train"],
+            channels["validation"],
+            channels["test"],
+            label_names=data.label_names,
+            callback=_progress(name),
+        )
+        seconds = time.perf_counter() - started
+        sys.stderr.write("\n")
+        path = result.model.save(output / f"model-{name}")
+        print(f"Trained the {name} model in {seconds:.1f}s; saved to {path}.")
+        _print_report(name, result, channels["test"], data.label_names)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lodgepole", description="Fast linear learners, SageMaker-compatible."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"lodgepole {__version__}"
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and debug logs"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each epoch")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run a walkthrough experiment")
+    demo.add_argument("dataset", choices=["covtype"], help="the experiment to run")
+    demo.add_argument("--rows", type=int, default=None, help="use only N rows")
+    demo.add_argument(
+        "--source",
+        choices=["auto", "covtype", "covtype_like"],
+        default="auto",
+        help="real table (cached or downloaded), generated look-alike, or auto: "
+        "the real table when cached, else the look-alike (default)",
+    )
+    demo.add_argument("--download", action="store_true", help="download the real table")
+    demo.add_argument("--epochs", type=int, default=None, help="override epochs")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--output", default="lodgepole-output", help="where models go")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 failure, 2 bad input)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = (
+        logging.DEBUG
+        if args.debug
+        else logging.INFO
+        if args.verbose
+        else logging.WARNING
+    )
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    try:
+        return int(args.handler(args))
+    except LodgepoleError as err:
+        if args.debug:
+            raise
+        print(f"lodgepole: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("lodgepole: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
