@@ -328,6 +328,35 @@ class CandidateStack:
         self._accumulate_average()
         return loss.sum(axis=0)
 
+    def keep(self, models: np.ndarray) -> np.ndarray:
+        """Keep only the candidates at positions ``models``; return their columns.
+
+        Parameters, optimiser state and per-candidate settings of the others
+        are dropped, so later mini-batches cost less.
+        """
+        models = np.asarray(models, dtype=np.int64)
+        K = self.num_outputs
+        columns = (models[:, None] * K + np.arange(K)[None, :]).ravel()
+        self.configs = [self.configs[i] for i in models]
+        self.num_models = len(self.configs)
+        self.weights = np.ascontiguousarray(self.weights[:, columns])
+        self.bias = np.ascontiguousarray(self.bias[columns])
+        self.optimizer.keep_columns(columns)
+        self._base_lr = self._base_lr[models]
+        self._lr_step = self._lr_step[models]
+        self._lr_factor = self._lr_factor[models]
+        self._lr_min = self._lr_min[models]
+        self._wd = np.ascontiguousarray(self._wd[columns])
+        self._l1 = np.ascontiguousarray(self._l1[columns])
+        self._has_l1 = bool(np.any(self._l1 > 0))
+        self.positive_weights = self.positive_weights[models]
+        if getattr(self, "average_weights", None) is not None:
+            self.average_weights = np.ascontiguousarray(
+                self.average_weights[:, columns]
+            )
+            self.average_bias = np.ascontiguousarray(self.average_bias[columns])
+        return columns
+
     # ------------------------------------------------------------------ averaging
     def start_averaging(self) -> None:
         """Start a fresh running average of the parameters (at each epoch start)."""

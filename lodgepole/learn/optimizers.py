@@ -74,6 +74,13 @@ class Optimizer(abc.ABC):
         self._steps[slot] += 1
         return self._update(param, grad, lr, self._state[slot], self._steps[slot])
 
+    def keep_columns(self, columns: np.ndarray) -> None:
+        """Drop the state of every column (last axis) not listed in ``columns``."""
+        self._state = {
+            slot: tuple(np.ascontiguousarray(a[..., columns]) for a in arrays)
+            for slot, arrays in self._state.items()
+        }
+
     def get_state(self) -> dict[str, np.ndarray]:
         """Return the optimiser state as named arrays (for checkpoints)."""
         out: dict[str, np.ndarray] = {}

@@ -96,6 +96,67 @@ def _coerce_hyperparameters(
     return Hyperparameters.from_dict(values)
 
 
+#: Successive halving of candidates starts after this epoch (0-based) ...
+PRUNE_AFTER_EPOCH = 0
+#: ... and never goes below this many candidates.
+PRUNE_FLOOR = 4
+
+
+@dataclass(eq=False)
+class _BestStates:
+    """Each candidate's best criterion value so far and its parameters then."""
+
+    value: np.ndarray
+    epoch: np.ndarray
+    thresholds: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+    ids: np.ndarray
+    num_outputs: int
+
+    @classmethod
+    def start(cls, stack: CandidateStack) -> _BestStates:
+        count = stack.num_models
+        return cls(
+            value=np.full(count, np.nan),
+            epoch=np.zeros(count, dtype=np.int64),
+            thresholds=np.full(count, 0.5),
+            weights=stack.weights.copy(),
+            bias=stack.bias.copy(),
+            ids=np.arange(count),
+            num_outputs=stack.num_outputs,
+        )
+
+    def update(
+        self,
+        epoch: int,
+        values: np.ndarray,
+        thresholds: np.ndarray | None,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        maximize: bool,
+    ) -> None:
+        better = _improved(values, self.value, maximize)
+        self.value[better] = values[better]
+        self.epoch[better] = epoch
+        if thresholds is not None:
+            self.thresholds[better] = thresholds[better]
+        columns = np.repeat(better, self.num_outputs)
+        self.weights[:, columns] = weights[:, columns]
+        self.bias[columns] = bias[columns]
+
+    def leader(self, maximize: bool) -> int:
+        return int(np.nanargmax(self.value) if maximize else np.nanargmin(self.value))
+
+    def keep(self, models: np.ndarray, columns: np.ndarray) -> None:
+        self.value = self.value[models]
+        self.epoch = self.epoch[models]
+        self.thresholds = self.thresholds[models]
+        self.ids = self.ids[models]
+        self.weights = np.ascontiguousarray(self.weights[:, columns])
+        self.bias = np.ascontiguousarray(self.bias[columns])
+
+
 class _Weighting:
     """Loss weight of each record for each candidate (class and positive weights)."""
 
@@ -121,6 +182,13 @@ class _Weighting:
         """Remember the mean weight on a sample so batch weights average about 1."""
         mean = self.raw(labels, weights).mean(axis=0)
         self.expected = np.where(mean > 0, mean, 1.0).astype(np.float32)
+
+    def keep(self, models: np.ndarray) -> None:
+        """Keep the per-candidate weights of the candidates at ``models``."""
+        if self.positive_weights is not None:
+            self.positive_weights = self.positive_weights[models]
+        if self.expected.shape[0] > 1:
+            self.expected = self.expected[models]
 
     def __call__(self, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
         return self.raw(labels, weights) / self.expected
@@ -362,14 +430,9 @@ class _Trainer:
     def fit(self) -> TrainingResult:
         hp = self.hp
         epochs = int(hp.epochs)
-        num_models = self.stack.num_models
         patience = int(hp.early_stopping_patience)
         stopper: EarlyStopping | None = None
-        best_value = np.full(num_models, np.nan)
-        best_weights = self.stack.weights.copy()
-        best_bias = self.stack.bias.copy()
-        best_epoch = np.zeros(num_models, dtype=np.int64)
-        thresholds = np.full(num_models, 0.5)
+        best = _BestStates.start(self.stack)
         history: list[dict[str, float]] = []
 
         for epoch in range(epochs):
@@ -402,36 +465,24 @@ class _Trainer:
                 stopper = EarlyStopping(
                     patience, float(hp.early_stopping_tolerance), maximize
                 )
-            better = _improved(values, best_value, maximize)
-            best_value[better] = values[better]
-            best_epoch[better] = epoch
-            if epoch_thresholds is not None:
-                thresholds[better] = epoch_thresholds[better]
-            columns = np.repeat(better, self.num_outputs)
-            best_weights[:, columns] = weights[:, columns]
-            best_bias[columns] = bias[columns]
-
+            best.update(epoch, values, epoch_thresholds, weights, bias, maximize)
             epoch_value = float(np.nanmax(values) if maximize else np.nanmin(values))
             improved = stopper.update(epoch_value)
             record["early_stopping_criteria"] = epoch_value
             if self.validation is not None:
-                leader = int(
-                    np.nanargmax(best_value) if maximize else np.nanargmin(best_value)
-                )
-                model = self._model(
-                    leader, best_weights, best_bias, float(thresholds[leader])
-                )
-                for name, value in self._channel_metrics(
-                    model, self.validation
-                ).items():
+                leader = best.leader(maximize)
+                model = self._model(leader, best, float(best.thresholds[leader]))
+                metrics = self._channel_metrics(model, self.validation)
+                for name, value in metrics.items():
                     record[f"validation:{name}"] = value
+            self._prune(epoch, best, maximize)
+
             seconds = time.perf_counter() - started
             history.append(record)
             self._log_epoch(epoch, record, improved, seconds)
             if self.callback is not None:
-                self.callback(
-                    EpochReport(epoch, epochs, dict(record), improved, seconds)
-                )
+                report = EpochReport(epoch, epochs, dict(record), improved, seconds)
+                self.callback(report)
             if stopper.should_stop:
                 logger.info(
                     "early stopping epoch=%d patience=%d best_epoch=%d",
@@ -441,20 +492,34 @@ class _Trainer:
                 )
                 break
 
-        return self._finish(
-            best_weights, best_bias, best_value, best_epoch, thresholds, history
+        return self._finish(best, history)
+
+    def _prune(self, epoch: int, best: _BestStates, maximize: bool) -> None:
+        """Successive halving: drop the weaker half of the candidates.
+
+        After each of the first epochs, candidates are ranked by their best
+        criterion value so far and the better half is kept, down to
+        ``PRUNE_FLOOR`` candidates. Later mini-batches then cost less.
+        """
+        count = self.stack.num_models
+        keep = max(PRUNE_FLOOR, (count + 1) // 2)
+        if not self.prune or epoch < PRUNE_AFTER_EPOCH or keep >= count:
+            return
+        values = np.where(
+            np.isnan(best.value), -np.inf if maximize else np.inf, best.value
         )
+        order = np.argsort(-values if maximize else values, kind="stable")
+        survivors = np.sort(order[:keep])
+        columns = self.stack.keep(survivors)
+        best.keep(survivors, columns)
+        self.weighting.keep(survivors)
+        logger.info("candidates pruned epoch=%d kept=%d of=%d", epoch, keep, count)
 
     def _finish(
-        self,
-        weights: np.ndarray,
-        bias: np.ndarray,
-        values: np.ndarray,
-        epochs: np.ndarray,
-        thresholds: np.ndarray,
-        history: list[dict[str, float]],
+        self, best: _BestStates, history: list[dict[str, float]]
     ) -> TrainingResult:
         binary = self.predictor_type is PredictorType.BINARY
+        values, thresholds = best.value, best.thresholds
         if binary and self.validation is None:
             # No validation channel: calibrate and select on the training data.
             calibration = self.train_channel.sample(
@@ -463,7 +528,9 @@ class _Trainer:
             channel = InMemoryChannel(
                 "train", calibration.features, calibration.labels, calibration.weights
             )
-            objective, scores = self.evaluate(channel, weights, bias, keep_scores=True)
+            objective, scores = self.evaluate(
+                channel, best.weights, best.bias, keep_scores=True
+            )
             values, found, _ = self.criterion(objective, scores, channel.labels)
             thresholds = found if found is not None else thresholds
         maximize = binary and self.hp.binary_classifier_model_selection_criteria != (
@@ -471,32 +538,33 @@ class _Trainer:
         )
         values = np.where(np.isnan(values), -np.inf if maximize else np.inf, values)
         chosen = int(np.argmax(values) if maximize else np.argmin(values))
-        model = self._model(chosen, weights, bias, float(thresholds[chosen]))
+        model = self._model(chosen, best, float(thresholds[chosen]))
 
         metrics = {}
         for name, channel in self.channels.items():
-            objective, _ = self.evaluate(channel, weights, bias)
+            objective, _ = self.evaluate(channel, best.weights, best.bias)
             metrics[name] = {
                 "objective_loss": float(objective[chosen]),
                 **self._channel_metrics(model, channel),
             }
-        config = self.configs[chosen].to_dict()
+        config = self.stack.configs[chosen].to_dict()
         config.pop("init_seed")
+        index = int(best.ids[chosen])
         logger.info(
             "best model candidate=%d epoch=%d settings=%s",
-            chosen,
-            int(epochs[chosen]),
+            index,
+            int(best.epoch[chosen]),
             config,
         )
         for name in self.channels:
             logger.info("final metrics channel=%s %s", name, _format(metrics[name]))
-        final = self._model(chosen, weights, bias, float(thresholds[chosen]), metrics)
+        final = self._model(chosen, best, float(thresholds[chosen]), metrics)
         return TrainingResult(
             model=final,
             metrics=metrics,
             history=history,
-            best_epoch=int(epochs[chosen]),
-            candidate={"index": chosen, **config},
+            best_epoch=int(best.epoch[chosen]),
+            candidate={"index": index, **config},
             hyperparameters=self.hp.to_dict(),
         )
 
@@ -504,12 +572,11 @@ class _Trainer:
     def _model(
         self,
         index: int,
-        weights: np.ndarray,
-        bias: np.ndarray,
+        best: _BestStates,
         threshold: float,
         metrics: dict[str, dict[str, float]] | None = None,
     ) -> LinearModel:
-        w, b = self.stack.candidate_parameters(index, weights, bias)
+        w, b = self.stack.candidate_parameters(index, best.weights, best.bias)
         if self.predictor_type is PredictorType.REGRESSOR:
             scale = np.float32(self.scaler.label_scale)
             w = w * scale
@@ -527,13 +594,14 @@ class _Trainer:
             metrics=metrics or {},
             metadata={
                 "lodgepole_version": __version__,
-                "candidate": index,
+                "candidate": int(best.ids[index]),
                 "num_models": self.stack.num_models,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
 
     label_names: tuple[str, ...] | None = None
+    prune: bool = True
 
     def _channel_metrics(
         self, model: LinearModel, channel: InMemoryChannel

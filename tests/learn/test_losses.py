@@ -297,6 +297,19 @@ def test_softmax_uses_axis_reductions_beyond_loop_limit() -> None:
 
 
 @pytest.mark.parametrize("name", ALL_LOSSES)
+def test_loss_accepts_non_contiguous_scores(name: str) -> None:
+    rng = np.random.default_rng(7)
+    loss = make_loss(name, **OPTIONS)
+    scores, labels = _random_batch(name, n=10, num_models=3, rng=rng)
+    fortran = np.asfortranarray(scores)
+    assert not fortran.flags.c_contiguous
+    expected_value, expected_grad = loss.value_and_gradient(scores, labels)
+    value, grad = loss.value_and_gradient(fortran, labels)
+    np.testing.assert_array_equal(value, expected_value)
+    np.testing.assert_array_equal(grad, expected_grad)
+
+
+@pytest.mark.parametrize("name", ALL_LOSSES)
 def test_loss_gives_identical_results_for_a_model_copied_into_two_slots(
     name: str,
 ) -> None:
