@@ -97,7 +97,7 @@ def calibrate_thresholds(
     valid[1:n] = sorted_scores[:-1] > sorted_scores[1:]
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, tp / predicted, 1.0)
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = tp / positives if positives else np.zeros_like(tp)
         if criterion == "accuracy":
             value = (tp + negatives - fp) / n
