@@ -447,3 +447,79 @@ def test_train_rejects_unknown_hyperparameter_with_suggestion():
     X, y = _multiclass_data(n=100)
     with pytest.raises(ConfigError, match="num_classes"):
         train({"predictor_type": "multiclass_classifier", "n_classes": 4}, (X, y))
+
+
+def test_train_model_round_trips_through_save_and_load(tmp_path):
+    from lodgepole.model import LinearModel
+
+    X, y = _multiclass_data(n=2000)
+    result = train(
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 2,
+            "num_models": 2,
+            "mini_batch_size": 100,
+        },
+        (X, y),
+        label_names=["a", "b", "c", "d"],
+    )
+    for path in (tmp_path / "model", tmp_path / "model.tar.gz"):
+        loaded = LinearModel.load(result.model.save(path))
+        assert np.array_equal(loaded.predict(X).score, result.model.predict(X).score)
+        assert loaded.label_names == ("a", "b", "c", "d")
+        assert loaded.metrics["train"]["multiclass_accuracy"] == pytest.approx(
+            result.metrics["train"]["multiclass_accuracy"]
+        )
+
+
+def test_train_per_example_weights_steer_the_model():
+    X, y = _multiclass_data(n=4000)
+    weights = np.where(y == 2, 0.0, 1.0)
+    result = train(
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 3,
+            "num_models": 2,
+            "mini_batch_size": 100,
+        },
+        (X, y, weights),
+    )
+    predicted = result.model.predict(X).predicted_label
+    assert np.mean(predicted == 2) < 0.02
+    assert np.mean(y == 2) > 0.1
+
+
+def test_train_rejects_label_names_of_wrong_length():
+    X, y = _multiclass_data(n=200)
+    with pytest.raises(ConfigError, match="label_names has 2 names; the model has 4"):
+        train(
+            {"predictor_type": "multiclass_classifier", "num_classes": 4},
+            (X, y),
+            label_names=["a", "b"],
+        )
+
+
+def test_train_rejects_declared_feature_dim_that_differs():
+    X, y = _binary_data(n=100)
+    with pytest.raises(
+        DataFormatError, match="feature_dim is 7 but the train channel has 6"
+    ):
+        train({"predictor_type": "binary_classifier", "feature_dim": 7}, (X, y))
+
+
+def test_train_is_deterministic_for_a_seed():
+    X, y = _multiclass_data(n=2000)
+    hp = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 4,
+        "epochs": 2,
+        "num_models": 3,
+        "mini_batch_size": 100,
+        "shuffle": True,
+        "seed": 4,
+    }
+    a = train(hp, (X, y)).model
+    b = train(hp, (X, y)).model
+    assert np.array_equal(a.weights, b.weights)
