@@ -538,13 +538,13 @@ class _Trainer:
         )
         values = np.where(np.isnan(values), -np.inf if maximize else np.inf, values)
         chosen = int(np.argmax(values) if maximize else np.argmin(values))
+        self._chosen = chosen
         model = self._model(chosen, best, float(thresholds[chosen]))
 
         metrics = {}
         for name, channel in self.channels.items():
-            objective, _ = self.evaluate(channel, best.weights, best.bias)
             metrics[name] = {
-                "objective_loss": float(objective[chosen]),
+                "objective_loss": self._objective(model, channel),
                 **self._channel_metrics(model, channel),
             }
         config = self.stack.configs[chosen].to_dict()
@@ -602,6 +602,29 @@ class _Trainer:
 
     label_names: tuple[str, ...] | None = None
     prune: bool = True
+    _chosen: int = 0
+
+    def _objective(self, model: LinearModel, channel: InMemoryChannel) -> float:
+        """Weighted mean training loss of one model on a channel (label units
+        normalised as in training)."""
+        total = 0.0
+        weight_sum = 0.0
+        shift = np.float32(self.scaler.label_mean)
+        scale = np.float32(self.scaler.label_scale)
+        for batch in channel.batches(_EVAL_CHUNK):
+            raw = model.decision_function(batch.features).reshape(
+                batch.num_records, 1, self.num_outputs
+            )
+            if self.predictor_type is PredictorType.REGRESSOR:
+                raw = (raw - shift) / scale
+            losses = self.loss.value(raw, self._loss_labels(batch.labels))[:, 0]
+            weights = self.weighting.raw(batch.labels, batch.weights)
+            weights = (
+                weights[:, self._chosen] if weights.shape[1] > 1 else weights[:, 0]
+            )
+            total += float(np.dot(losses, weights))
+            weight_sum += float(weights.sum())
+        return total / max(weight_sum, 1e-30)
 
     def _channel_metrics(
         self, model: LinearModel, channel: InMemoryChannel

@@ -523,3 +523,39 @@ def test_train_is_deterministic_for_a_seed():
     a = train(hp, (X, y)).model
     b = train(hp, (X, y)).model
     assert np.array_equal(a.weights, b.weights)
+
+
+def test_train_final_objective_is_the_channel_mean_loss():
+    X, y = _multiclass_data(n=3000)
+    tr, va, _ = _split(X, y)
+    result = train(
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 2,
+            "num_models": 2,
+            "mini_batch_size": 100,
+        },
+        tr,
+        va,
+    )
+    metrics = result.metrics["validation"]
+    assert metrics["objective_loss"] == pytest.approx(
+        metrics["multiclass_log_loss"], rel=1e-4
+    )
+
+
+def test_train_regressor_objective_is_on_the_normalised_scale():
+    X, y = _regression_data(n=3000)
+    result = train(
+        {
+            "predictor_type": "regressor",
+            "epochs": 3,
+            "num_models": 2,
+            "mini_batch_size": 100,
+        },
+        (X, y),
+    )
+    metrics = result.metrics["train"]
+    expected = metrics["mse"] / float(np.var(y[:3000]))
+    assert metrics["objective_loss"] == pytest.approx(expected, rel=0.05)
