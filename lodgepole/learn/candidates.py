@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -213,7 +212,7 @@ class CandidateStack:
         self.bias_wd_mult = bias_wd_mult
         self.use_lr_scheduler = use_lr_scheduler
         self.updates = 0
-        self.threads = threads if threads is not None else min(2, os.cpu_count() or 1)
+        self.threads = threads if threads is not None else 1
 
         K = num_outputs
         blocks = [
