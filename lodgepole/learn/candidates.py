@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -37,10 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: Number of candidates trained when ``num_models`` is ``auto``.
 AUTO_NUM_MODELS = 32
-
-#: Below this many weights a mini-batch is not split across threads: the
-#: hand-off costs more than it saves (measured on 2 cores).
-_THREAD_MIN = 54 * 28
 
 #: The learning rate ``auto`` starts from, per optimiser (SPEC §2.4).
 DEFAULT_LEARNING_RATE = {"adam": 0.1, "rmsprop": 0.1, "sgd": 0.05}
@@ -199,7 +194,6 @@ class CandidateStack:
         init_scale: float = 0.07,
         init_sigma: float = 0.01,
         init_bias: float = 0.0,
-        threads: int | None = None,
     ) -> None:
         self.configs = list(configs)
         self.num_models = len(configs)
@@ -212,7 +206,6 @@ class CandidateStack:
         self.bias_wd_mult = bias_wd_mult
         self.use_lr_scheduler = use_lr_scheduler
         self.updates = 0
-        self.threads = threads if threads is not None else 1
 
         K = num_outputs
         blocks = [
@@ -309,31 +302,9 @@ class CandidateStack:
         n = X.shape[0]
         K = self.num_outputs
         w_eff, b_eff = self.effective_parameters()
-        scale = np.float32(1.0 / n)
-        parts = _row_blocks(n, self.threads if self.weights.size >= _THREAD_MIN else 1)
-        if len(parts) == 1:
-            loss, grad_w, column_sums = self._gradient(
-                X, labels, row_weights, w_eff, b_eff, scale
-            )
-        else:
-            pool = _thread_pool(len(parts))
-            futures = [
-                pool.submit(
-                    self._gradient,
-                    X[rows],
-                    labels[rows],
-                    row_weights[rows],
-                    w_eff,
-                    b_eff,
-                    scale,
-                )
-                for rows in parts
-            ]
-            results = [f.result() for f in futures]
-            loss = sum(r[0] for r in results)
-            grad_w = sum(r[1] for r in results)
-            column_sums = sum(r[2] for r in results)
-
+        loss, grad_w, column_sums = self._gradient(
+            X, labels, row_weights, w_eff, b_eff, np.float32(1.0 / n)
+        )
         if self._centred:
             grad_w -= np.outer(self._mean, column_sums)
         grad_w *= self._inv_scale[:, None]
@@ -430,23 +401,6 @@ class CandidateStack:
         K = self.num_outputs
         cols = slice(index * K, (index + 1) * K)
         return w_eff[:, cols].copy(), b_eff[cols].copy()
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-
-
-def _thread_pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool per size; numpy releases the GIL in its heavy loops."""
-    if workers not in _POOLS:
-        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="lodgepole")
-    return _POOLS[workers]
-
-
-def _row_blocks(n: int, parts: int) -> list[slice]:
-    """Split ``range(n)`` into ``parts`` contiguous blocks (fewer if n is small)."""
-    parts = max(1, min(parts, n // 64))
-    bounds = np.linspace(0, n, parts + 1).astype(int)
-    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
 def _soft_threshold(weights: np.ndarray, amount: np.ndarray) -> None:
