@@ -94,11 +94,14 @@ def run(channels, balanced: bool) -> None:
         seconds, predicted, extra = _lodgepole(channels, balanced, num_models)
         results[name] = _row(name, seconds, predicted, y, extra)
     peers = {
-        "sklearn SGDClassifier(log_loss, es)": SGDClassifier(
-            loss="log_loss",
-            early_stopping=True,
-            class_weight=class_weight,
-            random_state=0,
+        "sklearn SGDClassifier(log_loss, es)": make_pipeline(
+            StandardScaler(),
+            SGDClassifier(
+                loss="log_loss",
+                early_stopping=True,
+                class_weight=class_weight,
+                random_state=0,
+            ),
         ),
         "sklearn LogisticRegression(lbfgs)": make_pipeline(
             StandardScaler(),

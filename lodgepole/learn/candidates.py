@@ -218,28 +218,74 @@ class CandidateStack:
             )
             for c in configs
         ]
-        self.weights = np.ascontiguousarray(np.concatenate(blocks, axis=1))
-        self.bias = np.full(
-            self.num_models * K, init_bias if use_bias else 0.0, np.float32
+        # Weights and bias live in one array, the bias as its last row, so the
+        # optimiser, weight decay and averaging each take one pass per update.
+        bias = np.full((1, self.num_models * K), init_bias if use_bias else 0.0)
+        self.params = np.ascontiguousarray(
+            np.vstack([np.concatenate(blocks, axis=1), bias]), dtype=np.float32
         )
 
         self._mean = scaler.feature_mean.astype(np.float32)
         self._inv_scale = (1.0 / scaler.feature_scale).astype(np.float32)
         self._centred = bool(np.any(self._mean != 0))
 
-        def per_column(values: list[float]) -> np.ndarray:
-            return np.repeat(np.asarray(values, dtype=np.float64), K)
-
         self._base_lr = np.asarray([c.learning_rate for c in configs])
         self._lr_step = np.asarray([c.lr_scheduler_step for c in configs])
         self._lr_factor = np.asarray([c.lr_scheduler_factor for c in configs])
         self._lr_min = np.asarray([c.lr_scheduler_minimum_lr for c in configs])
-        self._wd = per_column([c.wd for c in configs]).astype(np.float32)
-        self._l1 = per_column([c.l1 for c in configs]).astype(np.float32)
-        self._has_l1 = bool(np.any(self._l1 > 0))
+        self._wd_models = np.asarray([c.wd for c in configs])
+        self._l1_models = np.asarray([c.l1 for c in configs])
         self.positive_weights = np.asarray(
             [c.positive_weight for c in configs], np.float32
         )
+        self.average_params: np.ndarray | None = None
+        self._refresh_settings()
+
+    # ------------------------------------------------------------------ views
+    @property
+    def weights(self) -> np.ndarray:
+        """``(feature_dim, num_models * K)`` weights on normalised features (a view)."""
+        return self.params[:-1]
+
+    @weights.setter
+    def weights(self, value: np.ndarray) -> None:
+        self.params = np.ascontiguousarray(np.vstack([value, self.params[-1:]]))
+
+    @property
+    def bias(self) -> np.ndarray:
+        """``(num_models * K,)`` bias (a view)."""
+        return self.params[-1]
+
+    @bias.setter
+    def bias(self, value: np.ndarray) -> None:
+        self.params = np.ascontiguousarray(np.vstack([self.params[:-1], value]))
+
+    @property
+    def average_weights(self) -> np.ndarray:
+        assert self.average_params is not None, "call start_averaging() first"
+        return self.average_params[:-1]
+
+    @property
+    def average_bias(self) -> np.ndarray:
+        assert self.average_params is not None, "call start_averaging() first"
+        return self.average_params[-1]
+
+    def _refresh_settings(self) -> None:
+        """Per-coordinate weight decay and L1 arrays, and the learning-rate cache."""
+        K = self.num_outputs
+        wd = np.repeat(self._wd_models, K).astype(np.float32)
+        self._wd = np.vstack(
+            [np.broadcast_to(wd, (self.feature_dim, wd.size)), wd * self.bias_wd_mult]
+        ).astype(np.float32)
+        l1 = np.repeat(self._l1_models, K).astype(np.float32)
+        self._l1 = np.vstack(
+            [np.broadcast_to(l1, (self.feature_dim, l1.size)), np.zeros_like(l1)]
+        ).astype(np.float32)
+        self._has_l1 = bool(np.any(l1 > 0))
+        bias_mult = self.bias_lr_mult if self.use_bias else 0.0
+        self._row_lr_mult = np.ones((self.feature_dim + 1, 1), np.float32)
+        self._row_lr_mult[-1] = bias_mult
+        self._lr_cache: tuple[int, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ forward
     def effective_parameters(
@@ -250,7 +296,7 @@ class CandidateStack:
         bias = self.bias if bias is None else bias
         w_eff = weights * self._inv_scale[:, None]
         b_eff = bias - self._mean @ w_eff if self._centred else bias.copy()
-        return w_eff, b_eff.astype(np.float32)
+        return w_eff, b_eff.astype(w_eff.dtype)
 
     def scores(
         self,
@@ -276,6 +322,15 @@ class CandidateStack:
             enabled=self.use_lr_scheduler,
         )
 
+    def _learning_rate_matrix(self) -> np.ndarray:
+        """``(feature_dim + 1, columns)`` rates, recomputed only when they change."""
+        key = int(np.sum(self.updates // self._lr_step)) if self.use_lr_scheduler else 0
+        if self._lr_cache is None or self._lr_cache[0] != key:
+            per_column = np.repeat(self.learning_rates(), self.num_outputs)
+            matrix = (self._row_lr_mult * per_column[None, :]).astype(np.float32)
+            self._lr_cache = (key, matrix)
+        return self._lr_cache[1]
+
     def step(
         self,
         X: np.ndarray | sp.csr_matrix,
@@ -300,26 +355,18 @@ class CandidateStack:
             Sum over the batch of each candidate's weighted loss, before the update.
         """
         n = X.shape[0]
-        K = self.num_outputs
         w_eff, b_eff = self.effective_parameters()
-        loss, grad_w, column_sums = self._gradient(
-            X, labels, row_weights, w_eff, b_eff, np.float32(1.0 / n)
-        )
+        loss, grad = self._gradient(X, labels, row_weights, w_eff, b_eff, 1.0 / n)
+        grad_w = grad[:-1]
         if self._centred:
-            grad_w -= np.outer(self._mean, column_sums)
+            grad_w -= np.outer(self._mean, grad[-1])
         grad_w *= self._inv_scale[:, None]
-        grad_w += self._wd * self.weights
+        grad += self._wd * self.params
 
-        lr = np.repeat(self.learning_rates(), K).astype(np.float32)
-        step = self.optimizer.step("weights", self.weights, grad_w, lr[None, :])
+        lr = self._learning_rate_matrix()
+        step = self.optimizer.step("params", self.params, grad, lr)
         if self._has_l1:
-            _soft_threshold(self.weights, step * self._l1)
-
-        if self.use_bias:
-            grad_b = column_sums
-            if self.bias_wd_mult:
-                grad_b = grad_b + self._wd * self.bias_wd_mult * self.bias
-            self.optimizer.step("bias", self.bias, grad_b, lr * self.bias_lr_mult)
+            _soft_threshold(self.params, step * self._l1)
         self.updates += 1
         self._accumulate_average()
         return loss
@@ -331,19 +378,21 @@ class CandidateStack:
         row_weights: np.ndarray,
         w_eff: np.ndarray,
         b_eff: np.ndarray,
-        scale: np.float32,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weighted loss sums, ``X.T @ G`` and column sums of ``G`` for some rows."""
+        scale: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted loss sums, and ``[X.T @ G; column sums of G]`` for some rows."""
         n = X.shape[0]
         scores = np.asarray(X @ w_eff)
         scores += b_eff
         scores = scores.reshape(n, self.num_models, self.num_outputs)
         loss, grad = self.loss.value_and_gradient(scores, labels)
         loss *= row_weights
-        grad *= (row_weights * scale)[:, :, None]
+        grad *= (row_weights * scores.dtype.type(scale))[:, :, None]
         grad = grad.reshape(n, self.num_models * self.num_outputs)
-        grad_w = np.asarray(X.T @ grad, dtype=np.float32)
-        return loss.sum(axis=0), grad_w, grad.sum(axis=0)
+        out = np.empty((self.feature_dim + 1, grad.shape[1]), dtype=grad.dtype)
+        out[:-1] = X.T @ grad
+        out[-1] = np.ones(n, dtype=grad.dtype) @ grad
+        return loss.sum(axis=0), out
 
     def keep(self, models: np.ndarray) -> np.ndarray:
         """Keep only the candidates at positions ``models``; return their columns.
@@ -356,38 +405,32 @@ class CandidateStack:
         columns = (models[:, None] * K + np.arange(K)[None, :]).ravel()
         self.configs = [self.configs[i] for i in models]
         self.num_models = len(self.configs)
-        self.weights = np.ascontiguousarray(self.weights[:, columns])
-        self.bias = np.ascontiguousarray(self.bias[columns])
+        self.params = np.ascontiguousarray(self.params[:, columns])
+        if self.average_params is not None:
+            self.average_params = np.ascontiguousarray(self.average_params[:, columns])
         self.optimizer.keep_columns(columns)
         self._base_lr = self._base_lr[models]
         self._lr_step = self._lr_step[models]
         self._lr_factor = self._lr_factor[models]
         self._lr_min = self._lr_min[models]
-        self._wd = np.ascontiguousarray(self._wd[columns])
-        self._l1 = np.ascontiguousarray(self._l1[columns])
-        self._has_l1 = bool(np.any(self._l1 > 0))
+        self._wd_models = self._wd_models[models]
+        self._l1_models = self._l1_models[models]
         self.positive_weights = self.positive_weights[models]
-        if getattr(self, "average_weights", None) is not None:
-            self.average_weights = np.ascontiguousarray(
-                self.average_weights[:, columns]
-            )
-            self.average_bias = np.ascontiguousarray(self.average_bias[columns])
+        self._refresh_settings()
         return columns
 
     # ------------------------------------------------------------------ averaging
     def start_averaging(self) -> None:
         """Start a fresh running average of the parameters (at each epoch start)."""
         self._average_count = 0
-        self.average_weights = self.weights.copy()
-        self.average_bias = self.bias.copy()
+        self.average_params = self.params.copy()
 
     def _accumulate_average(self) -> None:
-        if getattr(self, "average_weights", None) is None:
+        if self.average_params is None:
             return
         self._average_count += 1
-        rate = np.float32(1.0 / self._average_count)
-        self.average_weights += rate * (self.weights - self.average_weights)
-        self.average_bias += rate * (self.bias - self.average_bias)
+        rate = self.params.dtype.type(1.0 / self._average_count)
+        self.average_params += rate * (self.params - self.average_params)
 
     # ------------------------------------------------------------------ views
     def candidate_parameters(

@@ -96,8 +96,10 @@ def _coerce_hyperparameters(
     return Hyperparameters.from_dict(values)
 
 
-#: Successive halving of candidates starts after this epoch (0-based) ...
-PRUNE_AFTER_EPOCH = 0
+#: Successive halving of candidates starts after this many updates ...
+PRUNE_FIRST_UPDATES = 50
+#: ... ranks candidates on a sample of this many records ...
+PRUNE_SAMPLE = 10_000
 #: ... and never goes below this many candidates.
 PRUNE_FLOOR = 4
 
@@ -374,6 +376,8 @@ class _Trainer:
                 labels = self._loss_labels(batch.labels)
                 total += self.stack.step(batch.features, labels, weights)
                 count += batch.num_records
+                if self.stack.updates >= self._next_prune:
+                    total = total[self._prune()]
         return total / count
 
     def evaluate(
@@ -432,7 +436,8 @@ class _Trainer:
         epochs = int(hp.epochs)
         patience = int(hp.early_stopping_patience)
         stopper: EarlyStopping | None = None
-        best = _BestStates.start(self.stack)
+        best = self.best = _BestStates.start(self.stack)
+        self._start_pruning()
         history: list[dict[str, float]] = []
 
         for epoch in range(epochs):
@@ -475,7 +480,6 @@ class _Trainer:
                 metrics = self._channel_metrics(model, self.validation)
                 for name, value in metrics.items():
                     record[f"validation:{name}"] = value
-            self._prune(epoch, best, maximize)
 
             seconds = time.perf_counter() - started
             history.append(record)
@@ -494,26 +498,56 @@ class _Trainer:
 
         return self._finish(best, history)
 
-    def _prune(self, epoch: int, best: _BestStates, maximize: bool) -> None:
-        """Successive halving: drop the weaker half of the candidates.
+    def _start_pruning(self) -> None:
+        """Choose the sample candidates are ranked on and the first prune point."""
+        self._next_prune = np.inf
+        if not self.prune or self.stack.num_models <= PRUNE_FLOOR:
+            return
+        source = self.validation or self.train_channel
+        sample = source.sample(PRUNE_SAMPLE, int(self.hp.seed) + 1)
+        self._prune_channel = InMemoryChannel(
+            "sample", sample.features, sample.labels, sample.weights
+        )
+        per_epoch = -(-self.train_channel.num_records // self._mini_batch_size())
+        self._next_prune = max(PRUNE_FIRST_UPDATES, per_epoch // 8)
 
-        After each of the first epochs, candidates are ranked by their best
-        criterion value so far and the better half is kept, down to
-        ``PRUNE_FLOOR`` candidates. Later mini-batches then cost less.
+    def _prune(self) -> np.ndarray:
+        """Successive halving: keep the better half of the candidates.
+
+        At ``PRUNE_FIRST_UPDATES`` updates (or an eighth of the first epoch,
+        whichever is later), and every time the number of updates doubles,
+        candidates are ranked by the weighted loss of their running average on
+        a fixed sample of up to ``PRUNE_SAMPLE`` records (validation records if
+        there are any), and the better half is kept, down to ``PRUNE_FLOOR``.
+        Most candidates then cost only a fraction of an epoch.
+
+        Returns
+        -------
+        numpy.ndarray
+            Positions of the kept candidates among the previous ones.
         """
+        self._next_prune *= 2
         count = self.stack.num_models
         keep = max(PRUNE_FLOOR, (count + 1) // 2)
-        if not self.prune or epoch < PRUNE_AFTER_EPOCH or keep >= count:
-            return
-        values = np.where(
-            np.isnan(best.value), -np.inf if maximize else np.inf, best.value
+        if keep >= count:
+            self._next_prune = np.inf
+            return np.arange(count)
+        objective, _ = self.evaluate(
+            self._prune_channel, self.stack.average_weights, self.stack.average_bias
         )
-        order = np.argsort(-values if maximize else values, kind="stable")
-        survivors = np.sort(order[:keep])
+        objective = np.where(np.isnan(objective), np.inf, objective)
+        survivors = np.sort(np.argsort(objective, kind="stable")[:keep])
         columns = self.stack.keep(survivors)
-        best.keep(survivors, columns)
+        self.best.keep(survivors, columns)
         self.weighting.keep(survivors)
-        logger.info("candidates pruned epoch=%d kept=%d of=%d", epoch, keep, count)
+        logger.info(
+            "candidates pruned update=%d kept=%d of=%d best_sample_loss=%.6g",
+            self.stack.updates,
+            keep,
+            count,
+            float(objective[survivors].min()),
+        )
+        return survivors
 
     def _finish(
         self, best: _BestStates, history: list[dict[str, float]]
@@ -602,7 +636,9 @@ class _Trainer:
 
     label_names: tuple[str, ...] | None = None
     prune: bool = True
+    best: _BestStates | None = None
     _chosen: int = 0
+    _next_prune: float = np.inf
 
     def _objective(self, model: LinearModel, channel: InMemoryChannel) -> float:
         """Weighted mean training loss of one model on a channel (label units
