@@ -120,7 +120,7 @@ def _demo(args: argparse.Namespace) -> int:
             "seed": args.seed,
             **extra,
         }
-        if args.epochs:
+        if args.epochs is not None:
             hyperparameters["epochs"] = args.epochs
         started = time.perf_counter()
         result = train(

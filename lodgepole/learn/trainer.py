@@ -9,6 +9,7 @@ weights and compute the final metrics of every channel.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -346,6 +347,7 @@ class _Trainer:
         return shifted.astype(np.float32)
 
     # ------------------------------------------------------------- epochs
+    @functools.cached_property
     def _mini_batch_size(self) -> int:
         size = int(self.hp.mini_batch_size)
         records = self.train_channel.num_records
@@ -362,7 +364,7 @@ class _Trainer:
 
     def run_epoch(self, epoch: int) -> np.ndarray:
         """Train one epoch; return each candidate's mean training objective."""
-        size = self._mini_batch_size()
+        size = self._mini_batch_size
         total = np.zeros(self.stack.num_models)
         count = 0
         batches = self.train_channel.batches(
@@ -508,7 +510,7 @@ class _Trainer:
         self._prune_channel = InMemoryChannel(
             "sample", sample.features, sample.labels, sample.weights
         )
-        per_epoch = -(-self.train_channel.num_records // self._mini_batch_size())
+        per_epoch = -(-self.train_channel.num_records // self._mini_batch_size)
         self._next_prune = max(PRUNE_FIRST_UPDATES, per_epoch // 8)
 
     def _prune(self) -> np.ndarray:
