@@ -41,6 +41,7 @@ import numpy as np
 
 from lodgepole._types import PredictorType
 from lodgepole.exceptions import ConfigError, DataFormatError
+from lodgepole.hyperparameters import LOSSES
 
 __all__ = [
     "LOSSES_BY_PREDICTOR_TYPE",
@@ -60,19 +61,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Allowed ``loss`` values per predictor type (SPEC §2.3); the first is what
-#: ``loss="auto"`` becomes.
-LOSSES_BY_PREDICTOR_TYPE: dict[PredictorType, tuple[str, ...]] = {
-    PredictorType.BINARY: ("logistic", "hinge_loss"),
-    PredictorType.MULTICLASS: ("softmax_loss",),
-    PredictorType.REGRESSOR: (
-        "squared_loss",
-        "absolute_loss",
-        "eps_insensitive_squared_loss",
-        "eps_insensitive_absolute_loss",
-        "quantile_loss",
-        "huber_loss",
-    ),
-}
+#: ``loss="auto"`` becomes. The table lives with the other hyperparameters.
+LOSSES_BY_PREDICTOR_TYPE: dict[PredictorType, tuple[str, ...]] = LOSSES
 
 # Up to this many classes, softmax reductions loop over the classes in Python
 # (K strided passes over an (n, M) array); beyond it numpy's axis reductions win.
