@@ -335,7 +335,7 @@ class CandidateStack:
         self,
         X: np.ndarray | sp.csr_matrix,
         labels: np.ndarray,
-        row_weights: np.ndarray,
+        row_weights: np.ndarray | None,
     ) -> np.ndarray:
         """One optimiser update of every candidate on one mini-batch.
 
@@ -347,7 +347,8 @@ class CandidateStack:
             Labels as the loss expects them (already normalised for regressors).
         row_weights
             ``(n, 1)`` or ``(n, num_models)`` loss weights, already divided by
-            the expected weight so that their mean is about 1.
+            the expected weight so that their mean is about 1; ``None`` when
+            every record weighs 1.
 
         Returns
         -------
@@ -375,7 +376,7 @@ class CandidateStack:
         self,
         X: np.ndarray | sp.csr_matrix,
         labels: np.ndarray,
-        row_weights: np.ndarray,
+        row_weights: np.ndarray | None,
         w_eff: np.ndarray,
         b_eff: np.ndarray,
         scale: float,
@@ -386,8 +387,11 @@ class CandidateStack:
         scores += b_eff
         scores = scores.reshape(n, self.num_models, self.num_outputs)
         loss, grad = self.loss.value_and_gradient(scores, labels)
-        loss *= row_weights
-        grad *= (row_weights * scores.dtype.type(scale))[:, :, None]
+        if row_weights is None:
+            grad *= scores.dtype.type(scale)
+        else:
+            loss *= row_weights
+            grad *= (row_weights * scores.dtype.type(scale))[:, :, None]
         grad = grad.reshape(n, self.num_models * self.num_outputs)
         out = np.empty((self.feature_dim + 1, grad.shape[1]), dtype=grad.dtype)
         out[:-1] = X.T @ grad

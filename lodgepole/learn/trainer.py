@@ -193,7 +193,17 @@ class _Weighting:
         if self.expected.shape[0] > 1:
             self.expected = self.expected[models]
 
-    def __call__(self, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    @property
+    def uniform(self) -> bool:
+        """Whether every record weighs 1 (no class, positive or record weights)."""
+        return self.class_weights is None and self.positive_weights is None
+
+    def __call__(
+        self, labels: np.ndarray, weights: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Normalised weights for a batch, or None when all records weigh 1."""
+        if weights is None and self.uniform:
+            return None
         return self.raw(labels, weights) / self.expected
 
 
@@ -397,7 +407,7 @@ class _Trainer:
         for batch in channel.batches(_EVAL_CHUNK):
             scores = self.stack.scores(batch.features, weights, bias)
             losses = self.loss.value(scores, self._loss_labels(batch.labels))
-            row_weights = self.weighting(batch.labels, batch.weights)
+            row_weights = self.weighting.raw(batch.labels, batch.weights)
             total += (losses * row_weights).sum(axis=0)
             weight_sum += np.broadcast_to(row_weights, losses.shape).sum(axis=0)
             if keep_scores:
@@ -482,6 +492,7 @@ class _Trainer:
                 metrics = self._channel_metrics(model, self.validation)
                 for name, value in metrics.items():
                     record[f"validation:{name}"] = value
+            self._prune_after_epoch(epoch, maximize)
 
             seconds = time.perf_counter() - started
             history.append(record)
@@ -503,7 +514,8 @@ class _Trainer:
     def _start_pruning(self) -> None:
         """Choose the sample candidates are ranked on and the first prune point."""
         self._next_prune = np.inf
-        if not self.prune or self.stack.num_models <= PRUNE_FLOOR:
+        self._pruning = self.prune and self.stack.num_models > PRUNE_FLOOR
+        if not self._pruning:
             return
         source = self.validation or self.train_channel
         sample = source.sample(PRUNE_SAMPLE, int(self.hp.seed) + 1)
@@ -512,6 +524,27 @@ class _Trainer:
         )
         per_epoch = -(-self.train_channel.num_records // self._mini_batch_size)
         self._next_prune = max(PRUNE_FIRST_UPDATES, per_epoch // 8)
+
+    def _prune_after_epoch(self, epoch: int, maximize: bool) -> None:
+        """After each full epoch from the second on, halve the survivors again.
+
+        Candidates are ranked by their best criterion value so far (the
+        validation loss or binary criterion that also selects the final
+        model), down to one. Only runs that started with more than
+        ``PRUNE_FLOOR`` candidates are pruned.
+        """
+        count = self.stack.num_models
+        if not self._pruning or epoch < 1 or count <= 1:
+            return
+        keep = (count + 1) // 2
+        values = self.best.value
+        values = np.where(np.isnan(values), -np.inf if maximize else np.inf, values)
+        order = np.argsort(-values if maximize else values, kind="stable")
+        survivors = np.sort(order[:keep])
+        columns = self.stack.keep(survivors)
+        self.best.keep(survivors, columns)
+        self.weighting.keep(survivors)
+        logger.info("candidates pruned epoch=%d kept=%d of=%d", epoch, keep, count)
 
     def _prune(self) -> np.ndarray:
         """Successive halving: keep the better half of the candidates.
@@ -641,6 +674,7 @@ class _Trainer:
     best: _BestStates | None = None
     _chosen: int = 0
     _next_prune: float = np.inf
+    _pruning: bool = False
 
     def _objective(self, model: LinearModel, channel: InMemoryChannel) -> float:
         """Weighted mean training loss of one model on a channel (label units
