@@ -559,3 +559,65 @@ def test_train_regressor_objective_is_on_the_normalised_scale():
     metrics = result.metrics["train"]
     expected = metrics["mse"] / float(np.var(y[:3000]))
     assert metrics["objective_loss"] == pytest.approx(expected, rel=0.05)
+
+
+def test_train_auto_candidates_are_halved_down_to_one(caplog):
+    X, y = _multiclass_data(n=60_000, d=8)
+    tr, va, _ = _split(X, y)
+    with caplog.at_level("INFO", logger="lodgepole.learn.trainer"):
+        result = train(
+            {
+                "predictor_type": "multiclass_classifier",
+                "num_classes": 4,
+                "epochs": 4,
+                "mini_batch_size": 200,
+            },
+            tr,
+            va,
+        )
+    kept = [r.message for r in caplog.records if "candidates pruned" in r.message]
+    assert "kept=16 of=32" in kept[0]
+    assert any("kept=4 of=8" in m for m in kept)
+    assert "kept=1 of=2" in kept[-1]
+    assert 0 <= result.candidate["index"] < 32
+    assert result.model.metadata["candidate"] == result.candidate["index"]
+
+
+def test_train_without_pruning_selects_the_same_kind_of_model():
+    X, y = _multiclass_data(n=20_000, d=8)
+    tr, va, te = _split(X, y)
+    hp = Hyperparameters.from_dict(
+        {
+            "predictor_type": "multiclass_classifier",
+            "num_classes": 4,
+            "epochs": 3,
+            "mini_batch_size": 200,
+        }
+    )
+    channels = {
+        k: as_channel(k, v)
+        for k, v in {"train": tr, "validation": va, "test": te}.items()
+    }
+    accuracies = []
+    for prune in (True, False):
+        trainer = _Trainer(hp, channels, None)
+        trainer.prune = prune
+        trainer.build()
+        accuracies.append(trainer.fit().metrics["test"]["multiclass_accuracy"])
+    assert abs(accuracies[0] - accuracies[1]) < 0.01
+
+
+def test_train_explicit_small_num_models_is_not_pruned(caplog):
+    X, y = _multiclass_data(n=20_000, d=8)
+    with caplog.at_level("INFO", logger="lodgepole.learn.trainer"):
+        train(
+            {
+                "predictor_type": "multiclass_classifier",
+                "num_classes": 4,
+                "epochs": 3,
+                "num_models": 4,
+                "mini_batch_size": 200,
+            },
+            (X, y),
+        )
+    assert not [r for r in caplog.records if "candidates pruned" in r.message]
