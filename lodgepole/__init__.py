@@ -28,7 +28,8 @@ from lodgepole.exceptions import (
     ModelFormatError,
 )
 from lodgepole.hyperparameters import Hyperparameters
-from lodgepole.learn.trainer import EpochReport, TrainingResult, train
+from lodgepole.learn.results import EpochReport, TrainingResult
+from lodgepole.learn.trainer import train
 from lodgepole.model import LinearModel, Prediction
 
 __all__ = [

@@ -13,7 +13,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -23,6 +22,7 @@ from lodgepole._types import PredictorType
 from lodgepole.data.memory import InMemoryChannel, as_channel
 from lodgepole.exceptions import ConfigError, DataFormatError
 from lodgepole.hyperparameters import Hyperparameters
+from lodgepole.learn._state import BestStates, RecordWeighting
 from lodgepole.learn.candidates import (
     AUTO_NUM_MODELS,
     CandidateConfig,
@@ -36,6 +36,7 @@ from lodgepole.learn.class_weights import (
 from lodgepole.learn.early_stopping import EarlyStopping
 from lodgepole.learn.losses import make_loss
 from lodgepole.learn.optimizers import make_optimizer
+from lodgepole.learn.results import EpochReport, TrainingResult
 from lodgepole.learn.scaler import Scaler
 from lodgepole.learn.selection import calibrate_thresholds
 from lodgepole.metrics import compute_metrics
@@ -47,46 +48,6 @@ logger = logging.getLogger(__name__)
 
 _EVAL_CHUNK = 16_384
 _CHANNELS = ("train", "validation", "test")
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    """What one epoch did; passed to the progress callback and kept in the history."""
-
-    epoch: int
-    epochs: int
-    metrics: dict[str, float]
-    improved: bool
-    seconds: float
-
-
-@dataclass(frozen=True, eq=False)
-class TrainingResult:
-    """The outcome of :func:`train`.
-
-    Attributes
-    ----------
-    model
-        The selected model, normalisation folded into its weights.
-    metrics
-        Final metrics of the selected model per channel, e.g.
-        ``result.metrics["test"]["multiclass_accuracy"]``.
-    history
-        One dict per epoch: ``train:objective_loss``, ``validation:...``.
-    best_epoch
-        Epoch (0-based) whose parameters the selected candidate kept.
-    candidate
-        Settings of the selected candidate (learning rate, wd, l1, ...).
-    hyperparameters
-        The hyperparameters after resolving ``auto``.
-    """
-
-    model: LinearModel
-    metrics: dict[str, dict[str, float]]
-    history: list[dict[str, float]]
-    best_epoch: int
-    candidate: dict[str, float | int]
-    hyperparameters: dict[str, object] = field(default_factory=dict)
 
 
 def _coerce_hyperparameters(
@@ -101,110 +62,8 @@ def _coerce_hyperparameters(
 PRUNE_FIRST_UPDATES = 50
 #: ... ranks candidates on a sample of this many records ...
 PRUNE_SAMPLE = 10_000
-#: ... and never goes below this many candidates.
+#: ... down to this many; later halvings happen at epoch ends only.
 PRUNE_FLOOR = 4
-
-
-@dataclass(eq=False)
-class _BestStates:
-    """Each candidate's best criterion value so far and its parameters then."""
-
-    value: np.ndarray
-    epoch: np.ndarray
-    thresholds: np.ndarray
-    weights: np.ndarray
-    bias: np.ndarray
-    ids: np.ndarray
-    num_outputs: int
-
-    @classmethod
-    def start(cls, stack: CandidateStack) -> _BestStates:
-        count = stack.num_models
-        return cls(
-            value=np.full(count, np.nan),
-            epoch=np.zeros(count, dtype=np.int64),
-            thresholds=np.full(count, 0.5),
-            weights=stack.weights.copy(),
-            bias=stack.bias.copy(),
-            ids=np.arange(count),
-            num_outputs=stack.num_outputs,
-        )
-
-    def update(
-        self,
-        epoch: int,
-        values: np.ndarray,
-        thresholds: np.ndarray | None,
-        weights: np.ndarray,
-        bias: np.ndarray,
-        maximize: bool,
-    ) -> None:
-        better = _improved(values, self.value, maximize)
-        self.value[better] = values[better]
-        self.epoch[better] = epoch
-        if thresholds is not None:
-            self.thresholds[better] = thresholds[better]
-        columns = np.repeat(better, self.num_outputs)
-        self.weights[:, columns] = weights[:, columns]
-        self.bias[columns] = bias[columns]
-
-    def leader(self, maximize: bool) -> int:
-        return int(np.nanargmax(self.value) if maximize else np.nanargmin(self.value))
-
-    def keep(self, models: np.ndarray, columns: np.ndarray) -> None:
-        self.value = self.value[models]
-        self.epoch = self.epoch[models]
-        self.thresholds = self.thresholds[models]
-        self.ids = self.ids[models]
-        self.weights = np.ascontiguousarray(self.weights[:, columns])
-        self.bias = np.ascontiguousarray(self.bias[columns])
-
-
-class _Weighting:
-    """Loss weight of each record for each candidate (class and positive weights)."""
-
-    def __init__(
-        self,
-        class_weights: np.ndarray | None,
-        positive_weights: np.ndarray | None,
-    ) -> None:
-        self.class_weights = class_weights
-        self.positive_weights = positive_weights
-        self.expected = np.ones(1, np.float32)
-
-    def raw(self, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-        base = np.ones(labels.shape[0], np.float32) if weights is None else weights
-        if self.class_weights is not None:
-            base = base * self.class_weights[labels.astype(np.int64)]
-        if self.positive_weights is None:
-            return base[:, None]
-        factor = np.where(labels[:, None] == 1, self.positive_weights[None, :], 1.0)
-        return (base[:, None] * factor).astype(np.float32)
-
-    def calibrate(self, labels: np.ndarray, weights: np.ndarray | None) -> None:
-        """Remember the mean weight on a sample so batch weights average about 1."""
-        mean = self.raw(labels, weights).mean(axis=0)
-        self.expected = np.where(mean > 0, mean, 1.0).astype(np.float32)
-
-    def keep(self, models: np.ndarray) -> None:
-        """Keep the per-candidate weights of the candidates at ``models``."""
-        if self.positive_weights is not None:
-            self.positive_weights = self.positive_weights[models]
-        if self.expected.shape[0] > 1:
-            self.expected = self.expected[models]
-
-    @property
-    def uniform(self) -> bool:
-        """Whether every record weighs 1 (no class, positive or record weights)."""
-        return self.class_weights is None and self.positive_weights is None
-
-    def __call__(
-        self, labels: np.ndarray, weights: np.ndarray | None
-    ) -> np.ndarray | None:
-        """Normalised weights for a batch, or None when all records weigh 1."""
-        if weights is None and self.uniform:
-            return None
-        return self.raw(labels, weights) / self.expected
 
 
 class _Trainer:
@@ -266,7 +125,9 @@ class _Trainer:
             center_label=is_regressor and bool(hp.unbias_label),
         )
 
-    def _weighting(self, sample_y: np.ndarray) -> tuple[_Weighting, tuple[float, ...]]:
+    def _weighting(
+        self, sample_y: np.ndarray
+    ) -> tuple[RecordWeighting, tuple[float, ...]]:
         hp = self.hp
         class_weights = None
         positive: tuple[float, ...] = (1.0,)
@@ -288,7 +149,7 @@ class _Trainer:
             else:
                 positive = (float(mult),)
             logger.info("positive example weights %s", positive)
-        return _Weighting(class_weights, None), positive
+        return RecordWeighting(class_weights, None), positive
 
     def _configs(self, positive: tuple[float, ...]) -> list[CandidateConfig]:
         hp = self.hp
@@ -448,7 +309,7 @@ class _Trainer:
         epochs = int(hp.epochs)
         patience = int(hp.early_stopping_patience)
         stopper: EarlyStopping | None = None
-        best = self.best = _BestStates.start(self.stack)
+        best = self.best = BestStates.start(self.stack)
         self._start_pruning()
         history: list[dict[str, float]] = []
 
@@ -585,7 +446,7 @@ class _Trainer:
         return survivors
 
     def _finish(
-        self, best: _BestStates, history: list[dict[str, float]]
+        self, best: BestStates, history: list[dict[str, float]]
     ) -> TrainingResult:
         binary = self.predictor_type is PredictorType.BINARY
         values, thresholds = best.value, best.thresholds
@@ -641,7 +502,7 @@ class _Trainer:
     def _model(
         self,
         index: int,
-        best: _BestStates,
+        best: BestStates,
         threshold: float,
         metrics: dict[str, dict[str, float]] | None = None,
     ) -> LinearModel:
@@ -671,7 +532,7 @@ class _Trainer:
 
     label_names: tuple[str, ...] | None = None
     prune: bool = True
-    best: _BestStates | None = None
+    best: BestStates | None = None
     _chosen: int = 0
     _next_prune: float = np.inf
     _pruning: bool = False
@@ -728,13 +589,6 @@ class _Trainer:
 
 def _best(values: np.ndarray) -> float:
     return float(np.nanmin(values))
-
-
-def _improved(values: np.ndarray, best: np.ndarray, maximize: bool) -> np.ndarray:
-    fresh = np.isnan(best) & ~np.isnan(values)
-    if maximize:
-        return fresh | (values > best)
-    return fresh | (values < best)
 
 
 def _format(metrics: Mapping[str, float]) -> str:
