@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lodgepole import datasets
+from lodgepole import _covtype_like, datasets
 from lodgepole.datasets import (
     FEATURE_NAMES,
     LABEL_NAMES,
@@ -351,7 +351,7 @@ def test_covtype_like_class_counts_follow_real_shares(like: Dataset) -> None:
     real = np.array([211840, 283301, 35754, 2747, 9493, 17367, 20510])
     counts = np.bincount(like.labels.astype(int), minlength=7)
 
-    np.testing.assert_array_equal(datasets._class_counts(581_012), real)
+    np.testing.assert_array_equal(_covtype_like._class_counts(581_012), real)
     assert counts.sum() == 60_000
     assert np.abs(counts - real / real.sum() * 60_000).max() < 1.0
 

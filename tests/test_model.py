@@ -17,6 +17,7 @@ import scipy.sparse as sp
 import scipy.special
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+import lodgepole._artifact as artifact_module
 import lodgepole.model as model_module
 from lodgepole._types import PredictorType
 from lodgepole.exceptions import DataFormatError, ModelFormatError
@@ -74,7 +75,7 @@ def write_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -
 def artifact_bytes(model: LinearModel, tmp_path: Path) -> dict[str, bytes]:
     directory = model.save(tmp_path / "source")
     return {
-        name: (directory / name).read_bytes() for name in model_module.ARTIFACT_FILES
+        name: (directory / name).read_bytes() for name in artifact_module.ARTIFACT_FILES
     }
 
 
@@ -605,7 +606,7 @@ def test_load_refuses_oversized_tar_member(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = make_model("regressor").save(tmp_path / "model.tar.gz")
-    monkeypatch.setattr(model_module, "MAX_MEMBER_BYTES", 100)
+    monkeypatch.setattr(artifact_module, "MAX_MEMBER_BYTES", 100)
     with pytest.raises(ModelFormatError, match=r"more than the limit of 100"):
         LinearModel.load(path)
 
@@ -640,8 +641,8 @@ def test_save_directory_failure_keeps_old_artifact(
     if target == "os.rename":
         monkeypatch.setattr(os, "rename", fail_on_call(os.rename, call_number))
     else:
-        patched = fail_on_call(model_module._write_file, call_number)
-        monkeypatch.setattr(model_module, target, patched)
+        patched = fail_on_call(artifact_module._write_file, call_number)
+        monkeypatch.setattr(artifact_module, target, patched)
 
     with pytest.raises(OSError, match="simulated disk failure"):
         new.save(path)

@@ -3,8 +3,9 @@
 :func:`compute_metrics` returns, for one predictor type, the metrics under the
 names the SageMaker Linear Learner logs (SPEC §8.1); :data:`METRIC_DIRECTIONS`
 and :func:`is_maximized` say which way each name improves. The single-metric
-functions live in :mod:`lodgepole.metrics.classification` and
-:mod:`lodgepole.metrics.regression` and are re-exported here.
+functions live in :mod:`lodgepole.metrics.classification`,
+:mod:`lodgepole.metrics.ranking` and :mod:`lodgepole.metrics.regression` and are
+re-exported here.
 
 Examples
 --------
@@ -24,19 +25,23 @@ from numpy.typing import ArrayLike
 
 from lodgepole._types import PredictorType
 from lodgepole.exceptions import ConfigError, DataFormatError
-from lodgepole.metrics.classification import (
+from lodgepole.metrics._checks import (
     _as_labels,
     _as_scores,
     _as_weights,
     _check_beta,
+)
+from lodgepole.metrics.classification import (
     accuracy_score,
     balanced_accuracy_score,
     binary_scores,
     confusion_matrix,
-    dcg_score,
-    log_loss,
     macro_scores,
     per_class_scores,
+)
+from lodgepole.metrics.ranking import (
+    dcg_score,
+    log_loss,
     roc_auc_score,
     top_k_accuracy_score,
 )

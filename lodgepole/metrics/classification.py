@@ -4,11 +4,16 @@ Labels are integers ``0 .. num_classes - 1`` held in int or float arrays (a
 label read from any format is a float such as ``2.0``). Every function takes an
 optional ``sample_weight`` (one non-negative weight per row) and returns plain
 Python floats or numpy arrays. Counting goes through :func:`numpy.bincount`, so
-each metric costs O(n) (O(n log n) for the AUC, O(n K) for ranking metrics).
+each metric costs O(n).
 
 Results agree with the matching :mod:`sklearn.metrics` functions; where
 scikit-learn warns about an undefined value (a class never predicted, a class
 absent from ``y_true``) lodgepole returns 0 for that class without a warning.
+
+The score metrics (top-k accuracy, DCG, log loss, ROC AUC) live in
+:mod:`lodgepole.metrics.ranking` and are re-exported here; the input checks
+shared with :mod:`lodgepole.metrics.regression` live in
+:mod:`lodgepole.metrics._checks`.
 
 Examples
 --------
@@ -24,7 +29,21 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lodgepole.exceptions import ConfigError, DataFormatError
+from lodgepole.exceptions import ConfigError
+from lodgepole.metrics._checks import (
+    _as_labels,
+    _as_weights,
+    _check_beta,
+    _check_num_classes,
+    _check_rows,
+    _mean,
+)
+from lodgepole.metrics.ranking import (
+    dcg_score,
+    log_loss,
+    roc_auc_score,
+    top_k_accuracy_score,
+)
 
 __all__ = [
     "accuracy_score",
@@ -45,125 +64,8 @@ Normalize = Literal["true", "pred", "all"]
 
 
 # --------------------------------------------------------------------------
-# Input checks shared by the metrics (also used by ``regression``)
+# Helpers of the label metrics: confusion counts and the ratios built on them
 # --------------------------------------------------------------------------
-
-
-def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
-    """Index (row, or row and column) of the first True entry of ``mask``."""
-    return tuple(int(i) for i in np.argwhere(mask)[0])
-
-
-def _where(name: str, index: tuple[int, ...]) -> str:
-    if len(index) == 1:
-        return f"{name} row {index[0]}"
-    return f"{name} row {index[0]}, column {index[1]}"
-
-
-def _as_numeric(values: ArrayLike, name: str, ndim: int) -> np.ndarray:
-    """Return ``values`` as a non-empty numeric array of ``ndim`` dimensions."""
-    arr = np.asarray(values)
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iuf":
-        raise DataFormatError(
-            f"{name} must hold numbers; got an array of dtype {arr.dtype.str!r}."
-        )
-    if arr.ndim != ndim:
-        shape = "(n_rows,)" if ndim == 1 else "(n_rows, num_classes)"
-        raise DataFormatError(
-            f"{name} must have shape {shape}; got shape {arr.shape!r}."
-        )
-    if arr.shape[0] == 0:
-        raise DataFormatError(f"{name} is empty; a metric needs at least one row.")
-    return arr
-
-
-def _as_labels(
-    values: ArrayLike, name: str, num_classes: int | None = None
-) -> np.ndarray:
-    """Check integer labels in ``[0, num_classes)`` and return them as int64."""
-    arr = _as_numeric(values, name, ndim=1)
-    if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr)
-        bad[~bad] = arr[~bad] != np.floor(arr[~bad])
-        if bad.any():
-            (row,) = _first_bad(bad)
-            raise DataFormatError(
-                f"{name} row {row}: expected an integer label; got {arr[row].item()!r}."
-            )
-    upper = np.inf if num_classes is None else num_classes
-    bad = (arr < 0) | (arr >= upper)
-    if bad.any():
-        (row,) = _first_bad(bad)
-        expected = f"a label in [0, {num_classes})" if num_classes else "a label >= 0"
-        raise DataFormatError(
-            f"{name} row {row}: expected {expected}; got {arr[row].item()!r}."
-        )
-    return arr.astype(np.int64)
-
-
-def _as_scores(values: ArrayLike, name: str, ndim: int) -> np.ndarray:
-    """Check finite float scores of ``ndim`` dimensions."""
-    arr = _as_numeric(values, name, ndim)
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float64)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        index = _first_bad(bad)
-        raise DataFormatError(
-            f"{_where(name, index)}: expected a finite number; "
-            f"got {arr[index].item()!r}."
-        )
-    return arr
-
-
-def _check_rows(num_rows: int, other: np.ndarray, name: str) -> None:
-    if other.shape[0] != num_rows:
-        raise DataFormatError(
-            f"{name} has {other.shape[0]} rows but y_true has {num_rows}; "
-            "every input needs one entry per row."
-        )
-
-
-def _as_weights(sample_weight: ArrayLike | None, num_rows: int) -> np.ndarray | None:
-    """Check one finite, non-negative weight per row with a positive sum."""
-    if sample_weight is None:
-        return None
-    weights = _as_scores(sample_weight, "sample_weight", ndim=1).astype(np.float64)
-    _check_rows(num_rows, weights, "sample_weight")
-    if (weights < 0).any():
-        (row,) = _first_bad(weights < 0)
-        raise DataFormatError(
-            f"sample_weight row {row}: expected a weight >= 0; "
-            f"got {weights[row].item()!r}."
-        )
-    if weights.sum() <= 0:
-        raise DataFormatError(
-            "sample_weight sums to 0; at least one row needs a positive weight."
-        )
-    return weights
-
-
-def _check_num_classes(num_classes: int) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise ConfigError(f"num_classes must be an integer; got {num_classes!r}.")
-    if num_classes < 2:
-        raise ConfigError(f"num_classes must be >= 2; got {num_classes!r}.")
-    return int(num_classes)
-
-
-def _check_beta(beta: float) -> float:
-    number = isinstance(beta, (int, float, np.number)) and not isinstance(beta, bool)
-    if not number or not np.isfinite(beta) or beta < 0:
-        raise ConfigError(f"beta must be a finite number >= 0; got {beta!r}.")
-    return float(beta)
-
-
-def _mean(values: np.ndarray, weights: np.ndarray | None) -> float:
-    if weights is None:
-        return float(np.mean(values, dtype=np.float64))
-    return float(np.dot(values, weights) / weights.sum())
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -484,238 +386,3 @@ def binary_scores(
         "recall": float(_divide(tp, tp + fn)),
         "f_beta": float(_f_beta(tp, fp, fn, beta)),
     }
-
-
-# --------------------------------------------------------------------------
-# Score metrics
-# --------------------------------------------------------------------------
-
-
-def _label_and_matrix(
-    y_true: ArrayLike, scores: ArrayLike, name: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``(n,)`` labels against a ``(n, K)`` score matrix."""
-    matrix = _as_scores(scores, name, ndim=2)
-    if matrix.shape[1] < 2:
-        raise DataFormatError(
-            f"{name} must have one column per class (at least 2); "
-            f"got shape {matrix.shape!r}."
-        )
-    true = _as_labels(y_true, "y_true", matrix.shape[1])
-    _check_rows(true.shape[0], matrix, name)
-    return true, matrix
-
-
-def _true_class_rank(true: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per row: classes scored strictly higher, tied higher-index, tied in all."""
-    rows = np.arange(true.shape[0])
-    own = matrix[rows, true][:, None]
-    higher = (matrix > own).sum(axis=1)
-    tied = matrix == own
-    tied_after = (tied & (np.arange(matrix.shape[1]) > true[:, None])).sum(axis=1)
-    return higher, tied_after, tied.sum(axis=1)
-
-
-def top_k_accuracy_score(
-    y_true: ArrayLike,
-    scores: ArrayLike,
-    k: int,
-    sample_weight: ArrayLike | None = None,
-) -> float:
-    """Share of rows whose true class is among the ``k`` highest scores.
-
-    Ties follow :func:`sklearn.metrics.top_k_accuracy_score`: among equal
-    scores the class with the larger index ranks first. So the true class is a
-    hit when the classes scored strictly higher plus the classes with an equal
-    score and a larger index number fewer than ``k``. With ``k >= K`` every
-    row is a hit (no warning).
-
-    Parameters
-    ----------
-    y_true
-        Integer labels in ``[0, K)``.
-    scores
-        ``(n, K)`` scores or probabilities, one column per class.
-    k
-        How many of the highest-scored classes count, >= 1.
-    sample_weight
-        Optional non-negative weight per row.
-
-    Returns
-    -------
-    float
-        Weighted share of hits, in ``[0, 1]``.
-
-    Examples
-    --------
-    >>> scores = [[0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [0.1, 0.6, 0.3]]
-    >>> top_k_accuracy_score([1, 0, 0], scores, k=2)
-    0.3333333333333333
-    """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"k must be an integer >= 1; got {k!r}.")
-    true, matrix = _label_and_matrix(y_true, scores, "scores")
-    weights = _as_weights(sample_weight, true.shape[0])
-
-    higher, tied_after, _ = _true_class_rank(true, matrix)
-    return _mean(higher + tied_after < k, weights)
-
-
-def dcg_score(
-    y_true: ArrayLike, scores: ArrayLike, sample_weight: ArrayLike | None = None
-) -> float:
-    """Mean over rows of ``1 / log2(1 + rank)`` of the true class.
-
-    Rank 1 is the highest score. When the true class ties with others, the
-    discount is averaged over the ranks the tied group occupies, which equals
-    :func:`sklearn.metrics.dcg_score` on one-hot relevances.
-
-    Parameters
-    ----------
-    y_true
-        Integer labels in ``[0, K)``.
-    scores
-        ``(n, K)`` scores or probabilities, one column per class.
-    sample_weight
-        Optional non-negative weight per row.
-
-    Returns
-    -------
-    float
-        Weighted mean discount, in ``(0, 1]``; 1 when the true class is always
-        ranked first.
-
-    Examples
-    --------
-    >>> round(dcg_score([0, 2], [[0.7, 0.2, 0.1], [0.7, 0.2, 0.1]]), 4)
-    0.75
-    """
-    true, matrix = _label_and_matrix(y_true, scores, "scores")
-    weights = _as_weights(sample_weight, true.shape[0])
-
-    higher, _, tied = _true_class_rank(true, matrix)
-    ranks = np.arange(1, matrix.shape[1] + 1)
-    cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(1.0 + ranks))])
-    gains = (cumulative[higher + tied] - cumulative[higher]) / tied
-    return _mean(gains, weights)
-
-
-def log_loss(
-    y_true: ArrayLike,
-    proba: ArrayLike,
-    sample_weight: ArrayLike | None = None,
-    eps: float | None = None,
-) -> float:
-    """Mean negative natural log of the probability given to the true class.
-
-    Parameters
-    ----------
-    y_true
-        Integer labels: in ``[0, K)`` for ``(n, K)`` ``proba``, 0 or 1 for
-        ``(n,)`` ``proba``.
-    proba
-        ``(n, K)`` class probabilities, or ``(n,)`` probabilities of class 1.
-    sample_weight
-        Optional non-negative weight per row.
-    eps
-        Probabilities are clipped to ``[eps, 1 - eps]`` before the log. The
-        default is the machine epsilon of ``proba``'s float type, as in
-        scikit-learn >= 1.5.
-
-    Returns
-    -------
-    float
-        Weighted mean cross-entropy, >= 0.
-
-    Notes
-    -----
-    Rows are not renormalised: only the true class's probability is read, so
-    rows that do not sum to 1 are not detected.
-
-    Examples
-    --------
-    >>> round(log_loss([0, 1], [[0.8, 0.2], [0.4, 0.6]]), 4)
-    0.367
-    >>> round(log_loss([0, 1], [0.2, 0.6]), 4)
-    0.367
-    """
-    arr = np.asarray(proba)
-    if arr.ndim == 1:
-        matrix = _as_scores(arr, "proba", ndim=1)
-        true = _as_labels(y_true, "y_true", 2)
-        _check_rows(true.shape[0], matrix, "proba")
-        p_true = np.where(true == 1, matrix, 1 - matrix)
-    else:
-        true, matrix = _label_and_matrix(y_true, arr, "proba")
-        p_true = matrix[np.arange(true.shape[0]), true]
-    outside = (matrix < 0) | (matrix > 1)
-    if outside.any():
-        index = _first_bad(outside)
-        raise DataFormatError(
-            f"{_where('proba', index)}: expected a probability in [0, 1]; "
-            f"got {matrix[index].item()!r}."
-        )
-    weights = _as_weights(sample_weight, true.shape[0])
-
-    eps = float(np.finfo(matrix.dtype).eps) if eps is None else float(eps)
-    if not 0 <= eps < 0.5:
-        raise ConfigError(f"eps must be in [0, 0.5); got {eps!r}.")
-    return _mean(-np.log(np.clip(p_true, eps, 1 - eps), dtype=np.float64), weights)
-
-
-def roc_auc_score(
-    y_true: ArrayLike, score: ArrayLike, sample_weight: ArrayLike | None = None
-) -> float:
-    """Area under the ROC curve of a binary score.
-
-    Computed as the weighted Mann-Whitney statistic: the chance that a random
-    row labelled 1 scores higher than a random row labelled 0, ties counting
-    one half. This equals the trapezoidal area of scikit-learn's ROC curve.
-
-    Parameters
-    ----------
-    y_true
-        Labels 0 or 1.
-    score
-        ``(n,)`` scores; larger means more likely class 1.
-    sample_weight
-        Optional non-negative weight per row.
-
-    Returns
-    -------
-    float
-        AUC in ``[0, 1]``.
-
-    Raises
-    ------
-    DataFormatError
-        If only one class has rows of positive weight, as the AUC is then
-        undefined.
-
-    Examples
-    --------
-    >>> roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-    0.75
-    """
-    values = _as_scores(score, "score", ndim=1)
-    true = _as_labels(y_true, "y_true", 2)
-    _check_rows(true.shape[0], values, "score")
-    weights = _as_weights(sample_weight, true.shape[0])
-    if weights is None:
-        weights = np.ones(true.shape[0])
-
-    order = np.argsort(values, kind="stable")
-    sorted_values = values[order]
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    positives = np.add.reduceat((weights * true)[order], starts)
-    negatives = np.add.reduceat((weights * (1 - true))[order], starts)
-
-    total_pos, total_neg = positives.sum(), negatives.sum()
-    if total_pos <= 0 or total_neg <= 0:
-        present = 1 if total_pos > 0 else 0
-        raise DataFormatError(
-            "roc_auc_score is undefined when y_true holds one class; every row "
-            f"of positive weight has label {present!r}. Both 0 and 1 are needed."
-        )
-    below = np.cumsum(negatives) - negatives
-    return float(positives @ (below + 0.5 * negatives) / (total_pos * total_neg))

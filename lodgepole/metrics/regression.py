@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lodgepole.metrics.classification import (
+from lodgepole.metrics._checks import (
     _as_scores,
     _as_weights,
     _check_rows,
