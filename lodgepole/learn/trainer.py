@@ -47,7 +47,6 @@ __all__ = ["EpochReport", "TrainingResult", "train"]
 logger = logging.getLogger(__name__)
 
 _EVAL_CHUNK = 16_384
-_CHANNELS = ("train", "validation", "test")
 
 
 def _coerce_hyperparameters(
@@ -67,12 +66,23 @@ PRUNE_FLOOR = 4
 
 
 class _Trainer:
+    """One training run: set-up, epochs, selection. :func:`train` drives it."""
+
     def __init__(
         self,
         hp: Hyperparameters,
         channels: dict[str, InMemoryChannel],
         callback: Callable[[EpochReport], None] | None,
+        *,
+        label_names: tuple[str, ...] | None = None,
+        prune: bool = True,
     ) -> None:
+        self.label_names = label_names
+        self.prune = prune
+        self.best: BestStates | None = None
+        self._chosen = 0
+        self._next_prune: float = np.inf
+        self._pruning = False
         self.channels = channels
         self.train_channel = channels["train"]
         self.validation = channels.get("validation")
@@ -530,13 +540,6 @@ class _Trainer:
             },
         )
 
-    label_names: tuple[str, ...] | None = None
-    prune: bool = True
-    best: BestStates | None = None
-    _chosen: int = 0
-    _next_prune: float = np.inf
-    _pruning: bool = False
-
     def _objective(self, model: LinearModel, channel: InMemoryChannel) -> float:
         """Weighted mean training loss of one model on a channel (label units
         normalised as in training)."""
@@ -652,14 +655,13 @@ def train(
     for name, data in (("validation", validation), ("test", test)):
         if data is not None:
             channels[name] = as_channel(name, data)
-    trainer = _Trainer(hp, channels, callback)
-    if label_names is not None:
-        names = tuple(str(n) for n in label_names)
-        if len(names) != trainer.num_classes and trainer.predictor_type.is_classifier:
-            raise ConfigError(
-                f"label_names has {len(names)} names; the model has "
-                f"{trainer.num_classes} classes."
-            )
-        trainer.label_names = names
+    names = None if label_names is None else tuple(str(n) for n in label_names)
+    trainer = _Trainer(hp, channels, callback, label_names=names)
+    if names is not None and len(names) != trainer.num_classes:
+        what = "classes" if trainer.predictor_type.is_classifier else "target"
+        raise ConfigError(
+            f"label_names has {len(names)} names; the model has "
+            f"{trainer.num_classes} {what}."
+        )
     trainer.build()
     return trainer.fit()
