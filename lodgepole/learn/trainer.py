@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import warnings
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -20,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from lodgepole.__about__ import __version__
 from lodgepole._types import PredictorType
 from lodgepole.data.memory import InMemoryChannel, as_channel
-from lodgepole.exceptions import ConfigError, DataFormatError
+from lodgepole.exceptions import ConfigError, ConvergenceWarning, DataFormatError
 from lodgepole.hyperparameters import Hyperparameters
 from lodgepole.learn._state import BestStates, RecordWeighting
 from lodgepole.learn.candidates import (
@@ -379,6 +380,16 @@ class _Trainer:
                     stopper.best_epoch,
                 )
                 break
+        else:
+            if stopper is not None and patience <= epochs and improved:
+                warnings.warn(
+                    ConvergenceWarning(
+                        f"training stopped at the epoch cap (epochs={epochs}) "
+                        "while the early-stopping criterion was still improving; "
+                        "raise epochs to train longer."
+                    ),
+                    stacklevel=3,
+                )
 
         return self._finish(best, history)
 

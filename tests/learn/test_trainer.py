@@ -621,3 +621,40 @@ def test_train_explicit_small_num_models_is_not_pruned(caplog):
             (X, y),
         )
     assert not [r for r in caplog.records if "candidates pruned" in r.message]
+
+
+def test_train_warns_when_the_epoch_cap_cuts_training_short():
+    from lodgepole.exceptions import ConvergenceWarning
+
+    X, y = _multiclass_data(n=3000)
+    tr, va, _ = _split(X, y)
+    hp = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 4,
+        "epochs": 2,
+        "num_models": 1,
+        "mini_batch_size": 100,
+        "early_stopping_patience": 1,
+        "early_stopping_tolerance": 1e-6,
+    }
+    with pytest.warns(
+        ConvergenceWarning, match=r"epoch cap \(epochs=2\).*raise epochs"
+    ):
+        train(hp, tr, va)
+
+
+def test_train_does_not_warn_after_early_stopping(recwarn):
+    X, y = _multiclass_data(n=3000)
+    tr, va, _ = _split(X, y)
+    hp = {
+        "predictor_type": "multiclass_classifier",
+        "num_classes": 4,
+        "epochs": 30,
+        "num_models": 1,
+        "mini_batch_size": 100,
+        "early_stopping_patience": 1,
+        "early_stopping_tolerance": 0.5,
+    }
+    result = train(hp, tr, va)
+    assert len(result.history) < 30
+    assert not [w for w in recwarn if "epoch cap" in str(w.message)]
