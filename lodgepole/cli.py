@@ -63,7 +63,11 @@ def _load_covtype(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         except LodgepoleError as err:
             if args.source == "covtype":
                 raise
-            print(f"Data: the real Covertype table is not available ({err}).")
+            logging.getLogger(__name__).debug("covtype unavailable: %s", err)
+            print(
+                "Data: the real Covertype table is not cached here "
+                "(--download fetches it)."
+            )
     data = datasets.covtype_like(args.rows or 581_012, seed=args.seed)
     print(
         f"Data: covtype_like, {data.features.shape[0]:,} generated rows with the "
@@ -184,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    logging.captureWarnings(True)  # warnings become one log line each
     try:
         return int(args.handler(args))
     except LodgepoleError as err:
