@@ -2,6 +2,9 @@
 
 Commands:
 
+``lodgepole convert SOURCE DESTINATION``
+    Convert labelled data between CSV, RecordIO-protobuf, LIBSVM and Parquet.
+
 ``lodgepole demo covtype``
     The forest-cover experiment of the SageMaker multiclass blog post: train
     a default and a class-balanced 7-class model, print accuracy, per-class
@@ -143,6 +146,16 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from lodgepole.data.convert import convert
+
+    records, features = convert(
+        args.source, args.destination, from_type=args.from_type, to_type=args.to_type
+    )
+    print(f"Wrote {records:,} records of {features} features to {args.destination}.")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lodgepole", description="Fast linear learners, SageMaker-compatible."
@@ -171,6 +184,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--output", default="lodgepole-output", help="where models go")
     demo.set_defaults(handler=_demo)
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert labelled data between CSV, RecordIO-protobuf, LIBSVM, Parquet",
+        description="Read every shard at SOURCE (file, folder, glob, URL or "
+        "record-set manifest) and write one file at DESTINATION. Formats come "
+        "from the file names (.csv, .pbr/.recordio, .libsvm/.svm, .parquet) "
+        "unless given.",
+    )
+    convert.add_argument("source")
+    convert.add_argument("destination")
+    convert.add_argument(
+        "--from",
+        dest="from_type",
+        default=None,
+        help="content type of SOURCE, e.g. text/csv",
+    )
+    convert.add_argument(
+        "--to", dest="to_type", default=None, help="content type of DESTINATION"
+    )
+    convert.set_defaults(handler=_convert)
     return parser
 
 

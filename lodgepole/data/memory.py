@@ -10,6 +10,7 @@ epoch copies nothing. Sparse features are kept as float32 CSR.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -237,19 +238,43 @@ def _column_names(features: object) -> tuple[str, ...] | None:
     return tuple(str(c) for c in columns)
 
 
-def as_channel(name: str, data: object) -> InMemoryChannel:
-    """Turn ``(X, y)``, ``(X, y, weights)`` or a channel into an InMemoryChannel.
+def as_channel(
+    name: str, data: object, *, content_type: str | None = None
+) -> InMemoryChannel:
+    """Turn ``(X, y)``, ``(X, y, weights)``, files or a channel into a channel.
+
+    ``data`` may also be a path, folder, glob or URL (a string or
+    ``os.PathLike``), a list of them, or a :class:`~lodgepole.data.RecordSet`;
+    those are read whole with :func:`lodgepole.data.files.read_files`, the
+    content type coming from the file names unless ``content_type`` is given.
 
     Examples
     --------
     >>> as_channel("test", (np.zeros((2, 1)), [0, 1])).num_records
     2
     """
+    from lodgepole.data.files import read_files
+    from lodgepole.data.record_set import RecordSet, read_record_set
+
     if isinstance(data, InMemoryChannel):
         return data
     if isinstance(data, tuple) and len(data) in (2, 3):
         return InMemoryChannel(name, *data)
-    raise DataFormatError(
-        f"channel {name!r}: expected a tuple (features, labels) or "
-        f"(features, labels, weights); got {type(data).__name__}."
-    )
+    if isinstance(data, RecordSet):
+        features, labels = read_record_set(data)
+    elif isinstance(data, (str, os.PathLike)) or (
+        isinstance(data, list) and all(isinstance(d, (str, os.PathLike)) for d in data)
+    ):
+        features, labels = read_files(data, content_type=content_type)  # type: ignore[arg-type]
+    else:
+        raise DataFormatError(
+            f"channel {name!r}: expected a tuple (features, labels) or "
+            "(features, labels, weights), a path, folder, glob or URL, or a "
+            f"RecordSet; got {type(data).__name__}."
+        )
+    if labels is None:
+        raise DataFormatError(
+            f"channel {name!r}: the records at {data!r} carry no labels; "
+            "training channels need a label in every record."
+        )
+    return InMemoryChannel(name, features, labels)
