@@ -31,7 +31,13 @@ import scipy.sparse as sp
 
 from lodgepole.exceptions import DataFormatError
 
-__all__ = ["CONTENT_TYPES", "content_type_of", "list_shards", "read_files"]
+__all__ = [
+    "CONTENT_TYPES",
+    "content_type_of",
+    "list_shards",
+    "read_files",
+    "total_size",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +132,18 @@ def list_shards(location: str | os.PathLike[str] | Sequence[str]) -> list[str]:
     if protocol and protocol != "file://":
         found = [f if "://" in f else protocol + f for f in found]
     return found
+
+
+def total_size(shards: Sequence[str]) -> int:
+    """Bytes on disk of all shards (0 for any whose size is unknown)."""
+    total = 0
+    for shard in shards:
+        fs, path = _filesystem(shard)
+        try:
+            total += int(fs.size(path) or 0)
+        except (OSError, TypeError):
+            continue
+    return total
 
 
 def _decode(shard: str, content_type: str, data: bytes) -> tuple[Any, Any]:

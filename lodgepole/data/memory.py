@@ -238,8 +238,30 @@ def _column_names(features: object) -> tuple[str, ...] | None:
     return tuple(str(c) for c in columns)
 
 
+#: Channels stored in files larger than this (bytes on disk) are streamed
+#: shard by shard instead of loaded; ``LODGEPOLE_MEMORY_BUDGET`` overrides it.
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+
+
+def memory_budget() -> int:
+    """The memory budget in bytes: ``$LODGEPOLE_MEMORY_BUDGET`` or the default."""
+    value = os.environ.get("LODGEPOLE_MEMORY_BUDGET")
+    if not value:
+        return DEFAULT_MEMORY_BUDGET
+    try:
+        return int(float(value))
+    except ValueError as err:
+        raise DataFormatError(
+            f"LODGEPOLE_MEMORY_BUDGET must be a number of bytes; got {value!r}."
+        ) from err
+
+
 def as_channel(
-    name: str, data: object, *, content_type: str | None = None
+    name: str,
+    data: object,
+    *,
+    content_type: str | None = None,
+    budget: int | None = None,
 ) -> InMemoryChannel:
     """Turn ``(X, y)``, ``(X, y, weights)``, files or a channel into a channel.
 
@@ -247,6 +269,9 @@ def as_channel(
     ``os.PathLike``), a list of them, or a :class:`~lodgepole.data.RecordSet`;
     those are read whole with :func:`lodgepole.data.files.read_files`, the
     content type coming from the file names unless ``content_type`` is given.
+    A ``train`` channel whose files exceed ``budget`` bytes (default
+    :func:`memory_budget`) becomes a
+    :class:`~lodgepole.data.stream.StreamingChannel` instead.
 
     Examples
     --------
@@ -265,7 +290,16 @@ def as_channel(
     elif isinstance(data, (str, os.PathLike)) or (
         isinstance(data, list) and all(isinstance(d, (str, os.PathLike)) for d in data)
     ):
-        features, labels = read_files(data, content_type=content_type)  # type: ignore[arg-type]
+        from lodgepole.data.files import list_shards, total_size
+        from lodgepole.data.stream import StreamingChannel
+
+        shards = list_shards(data)  # type: ignore[arg-type]
+        limit = memory_budget() if budget is None else budget
+        if name == "train" and total_size(shards) > limit:
+            # Limitation: only the train channel streams; validation and test
+            # are scored as whole arrays.
+            return StreamingChannel(name, shards, content_type)  # type: ignore[return-value]
+        features, labels = read_files(shards, content_type=content_type)
     else:
         raise DataFormatError(
             f"channel {name!r}: expected a tuple (features, labels) or "

@@ -48,6 +48,8 @@ __all__ = ["EpochReport", "TrainingResult", "train"]
 logger = logging.getLogger(__name__)
 
 _EVAL_CHUNK = 16_384
+#: Records of a streaming channel its final metrics are computed on.
+_STREAM_METRICS_SAMPLE = 20_000
 
 
 def _coerce_hyperparameters(
@@ -576,12 +578,22 @@ class _Trainer:
     def _channel_metrics(
         self, model: LinearModel, channel: InMemoryChannel
     ) -> dict[str, float]:
-        prediction = model.predict(channel.features)
+        if isinstance(channel, InMemoryChannel):
+            prediction = model.predict(channel.features)
+            labels = channel.labels
+            score, predicted = prediction.score, prediction.predicted_label
+        else:
+            # A streaming channel is scored on a sample of its records: exact
+            # ranking metrics (AUC, dcg) would need every score in memory.
+            sample = channel.sample(_STREAM_METRICS_SAMPLE, int(self.hp.seed) + 2)
+            prediction = model.predict(sample.features)
+            labels = sample.labels
+            score, predicted = prediction.score, prediction.predicted_label
         return compute_metrics(
             self.predictor_type,
-            channel.labels,
-            prediction.score,
-            prediction.predicted_label,
+            labels,
+            score,
+            predicted,
             num_classes=self.num_classes if self.predictor_type.is_classifier else None,
             beta=float(self.hp.f_beta),
             top_k=min(int(self.hp.accuracy_top_k), max(self.num_classes, 1)),
@@ -617,6 +629,7 @@ def train(
     *,
     label_names: tuple[str, ...] | list[str] | None = None,
     callback: Callable[[EpochReport], None] | None = None,
+    memory_budget: int | None = None,
 ) -> TrainingResult:
     """Train a linear learner on in-memory data.
 
@@ -636,6 +649,10 @@ def train(
         Optional names of the classes, stored in the model.
     callback
         Called with an :class:`EpochReport` after every epoch.
+    memory_budget
+        Bytes; a ``train`` channel given as files larger than this is
+        streamed shard by shard instead of loaded (default: 2 GiB, or
+        ``$LODGEPOLE_MEMORY_BUDGET``).
 
     Returns
     -------
@@ -662,7 +679,7 @@ def train(
     True
     """
     hp = _coerce_hyperparameters(hyperparameters)
-    channels = {"train": as_channel("train", train)}
+    channels = {"train": as_channel("train", train, budget=memory_budget)}
     for name, data in (("validation", validation), ("test", test)):
         if data is not None:
             channels[name] = as_channel(name, data)
