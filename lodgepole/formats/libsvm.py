@@ -23,7 +23,7 @@ import scipy.sparse
 from numpy.typing import ArrayLike
 
 from lodgepole.exceptions import DataFormatError
-from lodgepole.formats.csv import _integer_text, _parse_numbers, _shortest_text
+from lodgepole.formats._text import _integer_text, _parse_numbers, _shortest_text
 
 __all__ = ["decode_libsvm", "encode_libsvm"]
 

@@ -17,6 +17,10 @@ float64 or int32 tensors, other field orders, multi-part frames) goes
 through the general path, which parses each record with the ``protobuf``
 runtime.
 
+The framing layer lives in ``_framing.py`` and the fixed byte layouts of the
+fast path in ``_recordio_layout.py``; this module holds the encoders and the
+general decoder, and re-exports ``read_frames``, ``write_frames`` and ``MAGIC``.
+
 ``record_pb2.py`` is generated from ``record.proto``. After changing the
 schema, regenerate it from the repository root with the commands below.
 grpcio-tools is needed only for this step, never at run time; version 1.75.1
@@ -31,8 +35,7 @@ bundles protoc 6.31.1, whose output runs on any ``protobuf`` runtime from
 from __future__ import annotations
 
 import logging
-import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +43,17 @@ import scipy.sparse as sp
 from google.protobuf.message import DecodeError
 
 from lodgepole.exceptions import DataFormatError
+from lodgepole.formats._framing import MAGIC as MAGIC
+from lodgepole.formats._framing import _scan_frames, _where, read_frames, write_frames
+from lodgepole.formats._recordio_layout import (
+    _FEATURES_FIELD,
+    _LABEL_FIELD,
+    _TENSOR_DTYPES,
+    _TENSOR_FIELDS,
+    _decode_fast,
+    _Layout,
+    _varint,
+)
 from lodgepole.formats.record_pb2 import Record
 
 __all__ = [
@@ -55,290 +69,7 @@ logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/x-recordio-protobuf"
 
-MAGIC = 0xCED7230A
-_MAGIC_BYTES = struct.pack("<I", MAGIC)
-_MAX_LENGTH = 1 << 29  # payloads must be shorter than this
-_LENGTH_MASK = _MAX_LENGTH - 1
-_HEADER = struct.Struct("<II")
-
-# Value oneof field numbers (SPEC section 5.2) and their numpy dtypes.
-_TENSOR_FIELDS = {"float32_tensor": 2, "float64_tensor": 3, "int32_tensor": 7}
-_TENSOR_DTYPES = {
-    "float32_tensor": np.dtype("<f4"),
-    "float64_tensor": np.dtype("<f8"),
-    "int32_tensor": np.dtype("<i4"),
-}
-_FEATURES_FIELD = 1
-_LABEL_FIELD = 2
-
 Features = np.ndarray | sp.csr_matrix
-
-
-def _where(source: str, index: int, offset: int) -> str:
-    return f"{source!r}, record {index}, byte offset {offset}"
-
-
-# --------------------------------------------------------------------- framing
-
-
-def _padding(length: int) -> int:
-    return -length % 4
-
-
-def write_frames(payloads: Iterable[bytes]) -> bytes:
-    """Frame payloads as RecordIO, the way the SageMaker SDK writes them.
-
-    Every payload becomes one frame with continuation flag 0, its length in
-    the length word and zero padding to a multiple of 4 bytes. Payloads are
-    not scanned for the magic word (the length alone delimits them).
-
-    Parameters
-    ----------
-    payloads : iterable of bytes
-        Serialized records, each shorter than 2**29 bytes.
-
-    Returns
-    -------
-    bytes
-        The frames, concatenated. Cost: one copy of the payloads.
-
-    Raises
-    ------
-    DataFormatError
-        If a payload is 2**29 bytes or longer.
-
-    Examples
-    --------
-    >>> write_frames([b"abc"]).hex(" ")
-    '0a 23 d7 ce 03 00 00 00 61 62 63 00'
-    """
-    parts: list[bytes] = []
-    offset = 0
-    for index, payload in enumerate(payloads):
-        length = len(payload)
-        if length >= _MAX_LENGTH:
-            raise DataFormatError(
-                f"{_where('<output>', index, offset)}: expected a payload shorter "
-                f"than 2**29 bytes, found {length!r} bytes. Split the record."
-            )
-        pad = _padding(length)
-        parts += [_HEADER.pack(MAGIC, length), payload, b"\0" * pad]
-        offset += 8 + length + pad
-    return b"".join(parts)
-
-
-def _frame_error(source: str, index: int, offset: int, message: str) -> None:
-    raise DataFormatError(f"{_where(source, index, offset)}: {message}")
-
-
-def _read_frame(data: bytes, pos: int, index: int, source: str) -> tuple[int, int]:
-    """Check the frame at ``pos``; return (cflag, payload length)."""
-    if len(data) - pos < 8:
-        _frame_error(
-            source,
-            index,
-            pos,
-            f"truncated header: expected 8 bytes, found {len(data) - pos!r}",
-        )
-    magic, lrec = _HEADER.unpack_from(data, pos)
-    if magic != MAGIC:
-        _frame_error(
-            source,
-            index,
-            pos,
-            f"expected magic number {MAGIC:#010x} (bytes 0a 23 d7 ce), "
-            f"found {magic:#010x}; this is not a RecordIO file or it is corrupt",
-        )
-    cflag, length = lrec >> 29, lrec & _LENGTH_MASK
-    if cflag > 3:
-        _frame_error(source, index, pos, f"expected cflag 0-3, found {cflag!r}")
-    pad = _padding(length)
-    available = len(data) - pos - 8
-    if available < length + pad:
-        _frame_error(
-            source,
-            index,
-            pos,
-            f"truncated payload: expected {length!r} bytes plus {pad!r} padding, "
-            f"found {available!r}",
-        )
-    padding = data[pos + 8 + length : pos + 8 + length + pad]
-    if padding.count(0) != pad:
-        _frame_error(
-            source, index, pos, f"expected zero padding, found {bytes(padding)!r}"
-        )
-    return cflag, length
-
-
-def _scan_frames(data: bytes, source: str) -> tuple[list[bytes], list[int]]:
-    """Split ``data`` into payloads (multi-part records joined) and offsets."""
-    payloads: list[bytes] = []
-    offsets: list[int] = []
-    parts: list[bytes] = []
-    pos = 0
-    end = len(data)
-    while pos < end:
-        index = len(payloads)
-        cflag, length = _read_frame(data, pos, index, source)
-        payload = bytes(data[pos + 8 : pos + 8 + length])
-        if cflag == 0 or cflag == 1:
-            if parts:
-                _frame_error(
-                    source,
-                    index,
-                    pos,
-                    f"expected cflag 2 or 3 continuing the record at byte offset "
-                    f"{offsets[-1]!r}, found {cflag!r}",
-                )
-            offsets.append(pos)
-        elif not parts:
-            _frame_error(
-                source,
-                index,
-                pos,
-                f"expected cflag 0 or 1 at the start of a record, found {cflag!r}",
-            )
-        if cflag == 0:
-            payloads.append(payload)
-        else:
-            parts.append(payload)
-            if cflag == 3:
-                payloads.append(_MAGIC_BYTES.join(parts))
-                parts = []
-        pos += 8 + length + _padding(length)
-    if parts:
-        _frame_error(
-            source,
-            len(payloads),
-            offsets[-1],
-            "truncated multi-part record: expected a last part (cflag 3), "
-            "found the end of the data",
-        )
-    return payloads, offsets
-
-
-def read_frames(data: bytes, *, source: str = "<bytes>") -> list[bytes]:
-    """Split RecordIO bytes into record payloads.
-
-    Checks the magic number of every frame, reads the 29-bit length and the
-    3-bit continuation flag, checks the zero padding and joins multi-part
-    records (flags 1, 2, 3), putting back the magic word between parts as
-    the dmlc reader does. The data may end only at a frame boundary.
-
-    Parameters
-    ----------
-    data : bytes
-        The whole file or object.
-    source : str, default "<bytes>"
-        Name of the file or object, used in error messages.
-
-    Returns
-    -------
-    list of bytes
-        One payload per record. Cost: one copy of the data, one Python step
-        per frame.
-
-    Raises
-    ------
-    DataFormatError
-        On a bad magic number, a truncated header or payload, nonzero
-        padding, or a broken multi-part sequence; the message names the
-        source, the record index and the byte offset.
-
-    Examples
-    --------
-    >>> read_frames(write_frames([b"abc", b""]))
-    [b'abc', b'']
-    """
-    payloads, _ = _scan_frames(data, source)
-    return payloads
-
-
-# ------------------------------------------------------------ fixed layouts
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _entry_prefix(map_field: int, key: str, tensor_field: int, nbytes: int) -> bytes:
-    """Bytes of one map entry holding a dense tensor, up to its values."""
-    values_head = b"\x0a" + _varint(nbytes) if nbytes else b""
-    tensor_len = len(values_head) + nbytes
-    value_head = bytes([tensor_field << 3 | 2]) + _varint(tensor_len)
-    value_len = len(value_head) + tensor_len
-    key_bytes = key.encode()
-    entry_head = b"\x0a" + _varint(len(key_bytes)) + key_bytes
-    entry_head += b"\x12" + _varint(value_len)
-    entry_len = len(entry_head) + value_len
-    field_head = bytes([map_field << 3 | 2]) + _varint(entry_len)
-    return field_head + entry_head + value_head + values_head
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """The frame of a record made of dense tensors, with its values zeroed."""
-
-    template: np.ndarray  # uint8, one whole frame
-    slots: tuple[tuple[int, int], ...]  # (offset, nbytes) of each tensor's values
-
-    @classmethod
-    def build(cls, entries: Sequence[tuple[int, str, str, int]]) -> _Layout:
-        """Lay out entries (map field, key, tensor kind, count), in order."""
-        pieces = []  # (prefix bytes, number of value bytes after it)
-        for map_field, key, kind, count in entries:
-            nbytes = count * _TENSOR_DTYPES[kind].itemsize
-            prefix = _entry_prefix(map_field, key, _TENSOR_FIELDS[kind], nbytes)
-            pieces.append((prefix, nbytes))
-        length = sum(len(prefix) + nbytes for prefix, nbytes in pieces)
-        if length >= _MAX_LENGTH:
-            raise DataFormatError(
-                f"{_where('<output>', 0, 0)}: expected a payload shorter than "
-                f"2**29 bytes, found {length!r} bytes. Use fewer features."
-            )
-
-        template = np.zeros(8 + length + _padding(length), dtype=np.uint8)
-        template[:8] = np.frombuffer(_HEADER.pack(MAGIC, length), dtype=np.uint8)
-        slots = []
-        pos = 8
-        for prefix, nbytes in pieces:
-            template[pos : pos + len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
-            pos += len(prefix)
-            slots.append((pos, nbytes))
-            pos += nbytes
-        return cls(template, tuple(slots))
-
-    @property
-    def frame_size(self) -> int:
-        return self.template.size
-
-    def fill(self, columns: Sequence[np.ndarray]) -> bytes:
-        """Frames for rows of ``columns`` (one 2-D little-endian array a slot)."""
-        n = columns[0].shape[0]
-        out = np.empty((n, self.frame_size), dtype=np.uint8)
-        out[:] = self.template
-        for (start, nbytes), column in zip(self.slots, columns, strict=True):
-            out[:, start : start + nbytes] = column.view(np.uint8).reshape(n, nbytes)
-        return out.tobytes()
-
-    def match(self, frames: np.ndarray) -> bool:
-        """Whether every row of ``frames`` has this layout's fixed bytes."""
-        start = 0
-        for offset, nbytes in (*self.slots, (self.frame_size, 0)):
-            if offset > start and not np.array_equal(
-                frames[:, start:offset],
-                np.broadcast_to(
-                    self.template[start:offset], (len(frames), offset - start)
-                ),
-            ):
-                return False
-            start = offset + nbytes
-        return True
 
 
 # -------------------------------------------------------------------- encoding
@@ -542,49 +273,6 @@ def encode_prediction_records(
 
 
 # -------------------------------------------------------------------- decoding
-
-
-def _decode_fast(
-    data: bytes, require_labels: bool, feature_dim: int | None
-) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """Decode same-width dense float32 records with numpy, or return None."""
-    if len(data) < 8:
-        return None
-    magic, lrec = _HEADER.unpack_from(data, 0)
-    length = lrec & _LENGTH_MASK
-    if magic != MAGIC or lrec >> 29 or len(data) < 8 + length:
-        return None
-    try:
-        first = Record.FromString(data[8 : 8 + length])
-    except DecodeError:
-        return None
-    value = first.features.get("values")
-    if value is None or value.WhichOneof("value") != "float32_tensor":
-        return None
-    width = len(value.float32_tensor.values)
-    has_label = "values" in first.label
-    if width == 0 or (feature_dim is not None and width != feature_dim):
-        return None
-    if require_labels and not has_label:
-        return None
-
-    entries = [(_FEATURES_FIELD, "values", "float32_tensor", width)]
-    if has_label:
-        entries.append((_LABEL_FIELD, "values", "float32_tensor", 1))
-    layout = _Layout.build(entries)
-    num_records, rest = divmod(len(data), layout.frame_size)
-    if rest:
-        return None
-    frames = np.frombuffer(data, dtype=np.uint8).reshape(num_records, -1)
-    if not layout.match(frames):
-        return None
-
-    def column(slot: tuple[int, int]) -> np.ndarray:
-        start, nbytes = slot
-        return frames[:, start : start + nbytes].view("<f4").astype(np.float32)
-
-    labels = column(layout.slots[1]).reshape(-1) if has_label else None
-    return column(layout.slots[0]), labels
 
 
 @dataclass

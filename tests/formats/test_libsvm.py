@@ -224,9 +224,9 @@ def test_encode_libsvm_rejects_non_finite() -> None:
 
 
 def test_decode_libsvm_parses_in_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lodgepole.formats import csv as csv_format
+    from lodgepole.formats import _text
 
-    monkeypatch.setattr(csv_format, "_PARSE_CELLS", 3)
+    monkeypatch.setattr(_text, "_PARSE_CELLS", 3)
     body = b"".join(b"%d 1:%d.5 7:-%d\n" % (i, i, i) for i in range(20))
     features, labels = decode_libsvm(body)
     expected_x, expected_y = load_svmlight_file(io.BytesIO(body))
