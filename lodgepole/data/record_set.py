@@ -213,8 +213,15 @@ def read_record_set(
     for name in names:
         shard = _join(prefix, name)
         shard_fs, shard_path = _filesystem(shard)
-        with shard_fs.open(shard_path, "rb") as handle:
-            parts.append(decode_records(handle.read(), source=shard))
+        try:
+            with shard_fs.open(shard_path, "rb") as handle:
+                data = handle.read()
+        except OSError as err:
+            raise DataFormatError(
+                f"record-set manifest {url!r} lists shard {shard!r}, which "
+                f"cannot be read: {err}"
+            ) from err
+        parts.append(decode_records(data, source=shard))
     if not parts:
         raise DataFormatError(f"record-set manifest {url!r} lists no shards.")
     features = [p[0] for p in parts]
