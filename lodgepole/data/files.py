@@ -135,9 +135,17 @@ def list_shards(location: str | os.PathLike[str] | Sequence[str]) -> list[str]:
 
 
 def total_size(shards: Sequence[str]) -> int:
-    """Bytes on disk of all shards (0 for any whose size is unknown)."""
+    """Bytes on disk of all shards (0 for any whose size is unknown).
+
+    A record-set manifest counts the shards it lists.
+    """
+    from lodgepole.data.record_set import MANIFEST_NAME, manifest_shards
+
     total = 0
     for shard in shards:
+        if shard.endswith(MANIFEST_NAME):
+            total += total_size(manifest_shards(shard))
+            continue
         fs, path = _filesystem(shard)
         try:
             total += int(fs.size(path) or 0)

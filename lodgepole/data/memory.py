@@ -269,7 +269,7 @@ def as_channel(
     ``os.PathLike``), a list of them, or a :class:`~lodgepole.data.RecordSet`;
     those are read whole with :func:`lodgepole.data.files.read_files`, the
     content type coming from the file names unless ``content_type`` is given.
-    A ``train`` channel whose files exceed ``budget`` bytes (default
+    A channel whose files exceed ``budget`` bytes (default
     :func:`memory_budget`) becomes a
     :class:`~lodgepole.data.stream.StreamingChannel` instead.
 
@@ -295,9 +295,7 @@ def as_channel(
 
         shards = list_shards(data)  # type: ignore[arg-type]
         limit = memory_budget() if budget is None else budget
-        if name == "train" and total_size(shards) > limit:
-            # Limitation: only the train channel streams; validation and test
-            # are scored as whole arrays.
+        if total_size(shards) > limit:
             return StreamingChannel(name, shards, content_type)  # type: ignore[return-value]
         features, labels = read_files(shards, content_type=content_type)
     else:

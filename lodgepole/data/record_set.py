@@ -28,7 +28,13 @@ import scipy.sparse as sp
 
 from lodgepole.exceptions import DataFormatError
 
-__all__ = ["MANIFEST_NAME", "RecordSet", "read_record_set", "record_set"]
+__all__ = [
+    "MANIFEST_NAME",
+    "RecordSet",
+    "manifest_shards",
+    "read_record_set",
+    "record_set",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +186,30 @@ def record_set(
     )
 
 
+def manifest_shards(url: str) -> list[str]:
+    """The shard URLs a ``.amazon.manifest`` lists, in order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rs = record_set(np.eye(4, dtype=np.float32), location=tempfile.mkdtemp(),
+    ...                 num_shards=2, prefix="p")
+    >>> [s.rsplit("/", 1)[1] for s in manifest_shards(rs.s3_data)]
+    ['matrix_0.pbr', 'matrix_1.pbr']
+    """
+    fs, path = _filesystem(url)
+    try:
+        with fs.open(path, "rb") as handle:
+            entries = json.loads(handle.read())
+        prefix = entries[0]["prefix"]
+        return [_join(prefix, str(name)) for name in entries[1:]]
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise DataFormatError(
+            f"{url!r} is not a readable record-set manifest "
+            f'([{{"prefix": ...}}, "matrix_0.pbr", ...]): {err}'
+        ) from err
+
+
 def read_record_set(
     manifest: str | os.PathLike[str] | RecordSet,
 ) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | None]:
@@ -197,21 +227,8 @@ def read_record_set(
     from lodgepole.formats.recordio import decode_records
 
     url = manifest.s3_data if isinstance(manifest, RecordSet) else os.fspath(manifest)
-    fs, path = _filesystem(url)
-    try:
-        with fs.open(path, "rb") as handle:
-            entries = json.loads(handle.read())
-        prefix = entries[0]["prefix"]
-        names = [str(n) for n in entries[1:]]
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
-        raise DataFormatError(
-            f"{url!r} is not a readable record-set manifest "
-            f'([{{"prefix": ...}}, "matrix_0.pbr", ...]): {err}'
-        ) from err
-
     parts = []
-    for name in names:
-        shard = _join(prefix, name)
+    for shard in manifest_shards(url):
         shard_fs, shard_path = _filesystem(shard)
         try:
             with shard_fs.open(shard_path, "rb") as handle:

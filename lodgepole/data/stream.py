@@ -55,8 +55,16 @@ class StreamingChannel:
     def __init__(
         self, name: str, shards: list[str], content_type: str | None = None
     ) -> None:
+        from lodgepole.data.record_set import MANIFEST_NAME, manifest_shards
+
         self.name = name
-        self.shards = list(shards)
+        self.shards = [
+            part
+            for shard in shards
+            for part in (
+                manifest_shards(shard) if shard.endswith(MANIFEST_NAME) else [shard]
+            )
+        ]
         self.content_type = content_type
         counts = []
         widths = set()

@@ -582,13 +582,27 @@ class _Trainer:
             prediction = model.predict(channel.features)
             labels = channel.labels
             score, predicted = prediction.score, prediction.predicted_label
-        else:
-            # A streaming channel is scored on a sample of its records: exact
-            # ranking metrics (AUC, dcg) would need every score in memory.
+        elif channel.name == "train":
+            # A streamed train channel is scored on a sample of its records:
+            # exact ranking metrics (AUC, dcg) would need every score in memory.
             sample = channel.sample(_STREAM_METRICS_SAMPLE, int(self.hp.seed) + 2)
             prediction = model.predict(sample.features)
             labels = sample.labels
             score, predicted = prediction.score, prediction.predicted_label
+        else:
+            # Streamed validation and test channels are scored exactly; only
+            # their scores (records x outputs) are held, not their features.
+            parts = [
+                (batch.labels, model.predict(batch.features))
+                for batch in channel.batches(_EVAL_CHUNK)
+            ]
+            labels = np.concatenate([p[0] for p in parts])
+            score = np.concatenate([p[1].score for p in parts])
+            predicted = (
+                None
+                if parts[0][1].predicted_label is None
+                else np.concatenate([p[1].predicted_label for p in parts])
+            )
         return compute_metrics(
             self.predictor_type,
             labels,
@@ -650,8 +664,8 @@ def train(
     callback
         Called with an :class:`EpochReport` after every epoch.
     memory_budget
-        Bytes; a ``train`` channel given as files larger than this is
-        streamed shard by shard instead of loaded (default: 2 GiB, or
+        Bytes; a channel given as files larger than this is streamed shard
+        by shard instead of loaded (default: 2 GiB, or
         ``$LODGEPOLE_MEMORY_BUDGET``).
 
     Returns
@@ -682,7 +696,7 @@ def train(
     channels = {"train": as_channel("train", train, budget=memory_budget)}
     for name, data in (("validation", validation), ("test", test)):
         if data is not None:
-            channels[name] = as_channel(name, data)
+            channels[name] = as_channel(name, data, budget=memory_budget)
     names = None if label_names is None else tuple(str(n) for n in label_names)
     trainer = _Trainer(hp, channels, callback, label_names=names)
     if names is not None and len(names) != trainer.num_classes:

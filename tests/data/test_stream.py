@@ -51,12 +51,47 @@ def test_streamed_channel_trains_the_in_memory_model(tmp_path):
     )
 
 
-def test_as_channel_streams_only_train_files_over_the_budget(tmp_path):
+def test_as_channel_streams_files_over_the_budget(tmp_path):
     X, y = _data(n=500)
     shards = _shards(tmp_path, X, y, num_shards=3)
     assert isinstance(as_channel("train", shards, budget=10), StreamingChannel)
+    assert isinstance(as_channel("validation", shards, budget=10), StreamingChannel)
     assert not isinstance(as_channel("train", shards), StreamingChannel)
-    assert not isinstance(as_channel("validation", shards, budget=10), StreamingChannel)
+
+
+@pytest.mark.parametrize(
+    "hp",
+    [
+        {"predictor_type": "multiclass_classifier", "num_classes": 3},
+        {"predictor_type": "binary_classifier"},
+    ],
+)
+def test_streamed_validation_and_test_give_the_in_memory_metrics(tmp_path, hp):
+    X, y = _data(n=4000)
+    if hp["predictor_type"] == "binary_classifier":
+        y = (y == 0).astype(np.float32)
+    record_set(
+        X[3000:3500],
+        y[3000:3500],
+        location=str(tmp_path),
+        num_shards=3,
+        prefix="validation",
+    )
+    record_set(X[3500:], y[3500:], location=str(tmp_path), num_shards=2, prefix="test")
+    hp = {**hp, "epochs": 2, "num_models": 2, "mini_batch_size": 100}
+    streamed = train(
+        hp,
+        (X[:3000], y[:3000]),
+        str(tmp_path / "validation"),
+        str(tmp_path / "test"),
+        memory_budget=1,
+    )
+    in_memory = train(
+        hp, (X[:3000], y[:3000]), (X[3000:3500], y[3000:3500]), (X[3500:], y[3500:])
+    )
+    for channel in ("validation", "test"):
+        for name, value in in_memory.metrics[channel].items():
+            assert streamed.metrics[channel][name] == pytest.approx(value, rel=1e-5)
 
 
 def test_streamed_batches_cross_shard_boundaries_and_shuffle_by_seed(tmp_path):
@@ -167,3 +202,18 @@ def test_streaming_training_peak_memory_stays_under_budget(tmp_path):
     # The same run loading the channel whole grows by more than the files:
     # this is what the budget protects against.
     assert growth(10 * file_bytes) > file_bytes
+
+
+def test_record_set_folder_over_the_budget_streams_its_shards(tmp_path):
+    from lodgepole.data.files import total_size
+
+    X, y = _data(n=600)
+    rs = record_set(X, y, location=str(tmp_path), num_shards=4, prefix="rs")
+    shard_bytes = sum(p.stat().st_size for p in (tmp_path / "rs").glob("*.pbr"))
+    assert total_size([rs.s3_data]) == shard_bytes
+    channel = as_channel("train", str(tmp_path / "rs"), budget=shard_bytes - 1)
+    assert isinstance(channel, StreamingChannel)
+    assert len(channel.shards) == 4
+    np.testing.assert_array_equal(
+        np.concatenate([b.features for b in channel.batches(250)]), X
+    )
