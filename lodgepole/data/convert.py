@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 
@@ -33,8 +34,10 @@ def convert(
     """Read every shard at ``source`` and write them as one file at ``destination``.
 
     The formats come from the file names unless given. Sparse data becomes
-    dense for CSV and Parquet (both are dense formats). The destination is
-    written to a temporary name and renamed, so it is never half-written.
+    dense for CSV and Parquet (both are dense formats). Either side may be an
+    fsspec URL (``s3://...``). A local destination is written to a temporary
+    name and renamed, so it is never half-written; an object store receives
+    it in one upload.
 
     Returns
     -------
@@ -60,24 +63,39 @@ def convert(
     target = os.fspath(destination)
     kind = content_type_of(target, to_type)
     dense = features.toarray() if sp.issparse(features) else features
-    temporary = f"{target}.tmp-{os.getpid()}"
-    try:
-        if kind == PARQUET:
-            from lodgepole.formats.parquet import write_parquet
+    if kind == PARQUET:
+        from lodgepole.formats.parquet import write_parquet
 
-            write_parquet(temporary, np.asarray(dense), labels)
-        else:
-            data = _encode(kind, features, dense, labels)
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        buffer = io.BytesIO()
+        write_parquet(buffer, np.asarray(dense), labels)
+        data = buffer.getvalue()
+    else:
+        data = _encode(kind, features, dense, labels)
+    _write(target, data)
     logger.info(
         "converted source=%s destination=%s records=%d", source, target, len(labels)
     )
     return int(features.shape[0]), int(features.shape[1])
+
+
+def _write(target: str, data: bytes) -> None:
+    """Write bytes whole: temp file + rename locally, one PUT on object stores."""
+    import fsspec
+    from fsspec.implementations.local import LocalFileSystem
+
+    fs, path = fsspec.core.url_to_fs(target)
+    if not isinstance(fs, LocalFileSystem):
+        with fs.open(path, "wb") as handle:
+            handle.write(data)
+        return
+    temporary = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def _encode(kind: str, features, dense, labels) -> bytes:  # type: ignore[no-untyped-def]

@@ -141,6 +141,21 @@ def test_convert_from_s3_to_a_local_file(bucket, tmp_path):
     np.testing.assert_array_equal(labels, y)
 
 
+@pytest.mark.parametrize("suffix", ["pbr", "parquet", "libsvm"])
+def test_convert_from_local_to_s3(bucket, tmp_path, suffix):
+    if suffix == "parquet":
+        pytest.importorskip("pyarrow")
+    _, name = bucket
+    X, y = _data(n=40)
+    local = tmp_path / "in.pbr"
+    local.write_bytes(encode_records(X, y))
+    assert convert(local, f"s3://{name}/out/data.{suffix}") == (40, 4)
+    features, labels = read_files(f"s3://{name}/out/data.{suffix}")
+    dense = features.toarray() if hasattr(features, "toarray") else features
+    np.testing.assert_array_equal(dense, X)
+    np.testing.assert_array_equal(labels, y)
+
+
 @pytest.mark.parametrize(
     "path",
     [
