@@ -104,7 +104,8 @@ def record_set(
     *,
     channel: str = "train",
     location: str | os.PathLike[str] = "lodgepole-record-sets/",
-    num_shards: int = 1,
+    num_shards: int | None = None,
+    shard_size: int | None = None,
     prefix: str | None = None,
 ) -> RecordSet:
     """Write ``features`` (and ``labels``) as sharded RecordIO-protobuf.
@@ -120,7 +121,12 @@ def record_set(
     location
         Local folder or fsspec URL under which the record set folder is made.
     num_shards
-        Number of ``matrix_<i>.pbr`` files (the SDK uses the instance count).
+        Number of ``matrix_<i>.pbr`` files (the SDK uses the instance count);
+        default 1, or enough shards of ``shard_size`` records.
+    shard_size
+        About this many records per shard: ``num_records // shard_size``
+        even blocks, the last taking the remainder. Give this or
+        ``num_shards``, not both.
     prefix
         Folder name under ``location``; default ``LinearLearner-<timestamp>``.
 
@@ -139,6 +145,18 @@ def record_set(
     from lodgepole.formats.recordio import encode_records
 
     num_records, feature_dim = features.shape
+    if shard_size is not None:
+        if num_shards is not None:
+            raise DataFormatError(
+                "record_set: give num_shards or shard_size, not both; got "
+                f"num_shards={num_shards!r}, shard_size={shard_size!r}."
+            )
+        if shard_size < 1:
+            raise DataFormatError(
+                f"record_set: shard_size must be >= 1; got {shard_size!r}."
+            )
+        num_shards = max(1, num_records // shard_size)
+    num_shards = 1 if num_shards is None else num_shards
     if labels is not None and len(labels) != num_records:
         raise DataFormatError(
             f"record_set: expected one label per record ({num_records}); "

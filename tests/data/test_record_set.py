@@ -91,3 +91,17 @@ def test_train_from_record_sets_gives_the_in_memory_model(tmp_path):
     in_memory = train(hp, (X[:2500], y[:2500]), (X[2500:], y[2500:]))
     np.testing.assert_array_equal(from_files.model.weights, in_memory.model.weights)
     assert isinstance(train_set, RecordSet)
+
+
+def test_record_set_shard_size_sets_records_per_shard(tmp_path):
+    X, y = _data(n=100)
+    rs = record_set(X, y, location=str(tmp_path), shard_size=30, prefix="s")
+    shards = sorted((tmp_path / "s").glob("*.pbr"))
+    assert [p.name for p in shards] == ["matrix_0.pbr", "matrix_1.pbr", "matrix_2.pbr"]
+    from lodgepole.formats.recordio import decode_records
+
+    sizes = [decode_records(p.read_bytes())[0].shape[0] for p in shards]
+    assert sizes == [33, 33, 34]  # 100 // 30 = 3 even blocks, as the SDK splits
+    assert rs.num_records == 100
+    with pytest.raises(DataFormatError, match="not both"):
+        record_set(X, y, location=str(tmp_path), shard_size=30, num_shards=2)
