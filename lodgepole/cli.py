@@ -5,6 +5,10 @@ Commands:
 ``lodgepole convert SOURCE DESTINATION``
     Convert labelled data between CSV, RecordIO-protobuf, LIBSVM and Parquet.
 
+``lodgepole serve MODEL [--host H] [--port N] [--workers N]``
+    Serve a saved model over HTTP with the SageMaker inference protocol
+    (``/ping``, ``/invocations``) until SIGTERM or Ctrl-C.
+
 ``lodgepole demo covtype``
     The forest-cover experiment of the SageMaker multiclass blog post: train
     a default and a class-balanced 7-class model, print accuracy, per-class
@@ -156,6 +160,26 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from lodgepole.serving.server import serve
+
+    try:
+        serve(
+            args.model,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            endpoint_name=args.endpoint_name,
+        )
+    except FileNotFoundError as err:
+        print(
+            f"lodgepole: error: no model at {err.filename or args.model}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lodgepole", description="Fast linear learners, SageMaker-compatible."
@@ -205,6 +229,26 @@ def _parser() -> argparse.ArgumentParser:
         "--to", dest="to_type", default=None, help="content type of DESTINATION"
     )
     convert.set_defaults(handler=_convert)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a saved model over HTTP (SageMaker inference protocol)",
+        description="Serve the model at MODEL (a directory or .tar.gz written "
+        "by LinearModel.save) on /ping and /invocations until SIGTERM.",
+    )
+    serve.add_argument("model")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to bind (default: $SAGEMAKER_BIND_TO_PORT, else 8080)",
+    )
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument(
+        "--endpoint-name", default=None, help="only name served on /endpoints/"
+    )
+    serve.set_defaults(handler=_serve)
     return parser
 
 

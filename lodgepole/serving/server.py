@@ -1,0 +1,198 @@
+"""Run the inference endpoint under uvicorn (SPEC section 7.2).
+
+:func:`serve` loads a saved model and serves it with uvicorn on
+``host:port``. With ``workers > 1`` uvicorn starts that many worker
+processes; each builds its application with :func:`app_from_environment`,
+which reads the model path from the ``LODGEPOLE_MODEL_PATH`` environment
+variable. uvicorn handles SIGTERM and SIGINT: it stops accepting
+connections, finishes the requests in flight and exits.
+
+uvicorn is an optional dependency: ``pip install uvicorn``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from lodgepole.exceptions import ConfigError
+from lodgepole.model import LinearModel
+from lodgepole.serving.app import create_app
+
+__all__ = ["app_from_environment", "default_port", "serve"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_PATH_ENV = "LODGEPOLE_MODEL_PATH"
+ENDPOINT_NAME_ENV = "LODGEPOLE_ENDPOINT_NAME"
+PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
+DEFAULT_PORT = 8080
+
+
+def default_port(environ: dict[str, str] | None = None) -> int:
+    """The port to listen on: ``SAGEMAKER_BIND_TO_PORT`` if set, else 8080.
+
+    Parameters
+    ----------
+    environ
+        The environment to read; ``os.environ`` when None.
+
+    Returns
+    -------
+    int
+        The port number.
+
+    Raises
+    ------
+    ConfigError
+        If the variable is set but is not an integer in 1..65535.
+
+    Examples
+    --------
+    >>> default_port({})
+    8080
+    >>> default_port({"SAGEMAKER_BIND_TO_PORT": "9000"})
+    9000
+    """
+    env = os.environ if environ is None else environ
+    text = env.get(PORT_ENV, "").strip()
+    if not text:
+        return DEFAULT_PORT
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigError(f"{PORT_ENV}={text[:20]!r} is not a port number 1..65535.")
+    return int(text)
+
+
+def app_from_environment() -> Any:
+    """Build the application for the model named by ``LODGEPOLE_MODEL_PATH``.
+
+    This is the app factory each uvicorn worker process calls. The optional
+    ``LODGEPOLE_ENDPOINT_NAME`` variable restricts the runtime route to
+    one endpoint name.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        The application serving the loaded model.
+
+    Raises
+    ------
+    ConfigError
+        If ``LODGEPOLE_MODEL_PATH`` is not set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> model = LinearModel("regressor", np.ones((2, 1)), np.zeros(1), "identity")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with _environment({MODEL_PATH_ENV: str(model.save(tmp + "/m"))}):
+    ...         app = app_from_environment()
+    >>> type(app).__name__
+    'Starlette'
+    """
+    path = os.environ.get(MODEL_PATH_ENV)
+    if not path:
+        raise ConfigError(f"{MODEL_PATH_ENV} must name a saved model to serve.")
+    model = LinearModel.load(path)
+    name = os.environ.get(ENDPOINT_NAME_ENV) or None
+    logger.info("model loaded path=%s pid=%d", path, os.getpid())
+    return create_app(model, endpoint_name=name)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a ``with`` block."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def serve(
+    model_path: str | os.PathLike[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    workers: int = 1,
+    endpoint_name: str | None = None,
+) -> None:
+    """Serve a saved model over HTTP until the process is told to stop.
+
+    Parameters
+    ----------
+    model_path
+        A model directory or ``.tar.gz`` written by
+        :meth:`~lodgepole.model.LinearModel.save`.
+    host
+        The address to bind; the loopback interface by default.
+    port
+        The port to bind; when None, ``SAGEMAKER_BIND_TO_PORT`` if set,
+        else 8080.
+    workers
+        Number of uvicorn worker processes; each loads its own copy of
+        the model.
+    endpoint_name
+        When set, ``/endpoints/{name}/invocations`` answers only this name.
+
+    Raises
+    ------
+    ConfigError
+        If ``workers`` is below 1 or the port is invalid.
+    FileNotFoundError, ModelFormatError
+        If the model cannot be loaded; checked before binding the port.
+    ImportError
+        If uvicorn is not installed.
+
+    Notes
+    -----
+    Blocks until SIGTERM or SIGINT; uvicorn then shuts down gracefully.
+    Logging goes through uvicorn's logging configuration (to stderr).
+
+    Examples
+    --------
+    >>> serve("no-such-model")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    FileNotFoundError: no-such-model
+    """
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1; got {workers!r}.")
+    port = default_port() if port is None else port
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port must be in 0..65535; got {port!r}.")
+    path = os.fspath(model_path)
+    model = LinearModel.load(path)  # fail fast, before binding the port
+    try:
+        import uvicorn
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "lodgepole serve needs uvicorn; install it with `pip install uvicorn`."
+        ) from err
+    logger.info("serving path=%s host=%s port=%d workers=%d", path, host, port, workers)
+    if workers == 1:
+        uvicorn.run(
+            create_app(model, endpoint_name=endpoint_name), host=host, port=port
+        )
+        return
+    create_app(model, endpoint_name=endpoint_name)  # validates endpoint_name
+    env = {
+        MODEL_PATH_ENV: os.path.abspath(path),
+        ENDPOINT_NAME_ENV: endpoint_name or "",
+    }
+    with _environment(env):
+        uvicorn.run(
+            f"{__name__}:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+        )
