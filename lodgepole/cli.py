@@ -9,6 +9,10 @@ Commands:
     Serve a saved model over HTTP with the SageMaker inference protocol
     (``/ping``, ``/invocations``) until SIGTERM or Ctrl-C.
 
+``lodgepole predict MODEL INPUT... --output DIR``
+    Batch transform: score CSV, JSON Lines or RecordIO files into one
+    ``<name>.out`` file each, streaming in input order.
+
 ``lodgepole demo covtype``
     The forest-cover experiment of the SageMaker multiclass blog post: train
     a default and a class-balanced 7-class model, print accuracy, per-class
@@ -180,6 +184,43 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from lodgepole.model import LinearModel
+    from lodgepole.serving.batch import transform
+
+    try:
+        model = LinearModel.load(args.model)
+    except FileNotFoundError as err:
+        print(
+            f"lodgepole: error: no model at {err.filename or args.model}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    started = time.perf_counter()
+    written = transform(
+        model,
+        args.inputs,
+        args.output,
+        content_type=args.content_type,
+        accept=args.accept,
+        records_per_chunk=args.records_per_chunk,
+        has_labels=args.has_labels,
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"Scored {len(written)} file(s) into {args.output} in {seconds:.1f}s "
+        f"({args.accept})."
+    )
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lodgepole", description="Fast linear learners, SageMaker-compatible."
@@ -249,6 +290,41 @@ def _parser() -> argparse.ArgumentParser:
         "--endpoint-name", default=None, help="only name served on /endpoints/"
     )
     serve.set_defaults(handler=_serve)
+
+    predict = commands.add_parser(
+        "predict",
+        help="batch transform: score files into <name>.out files",
+        description="Score every shard of each INPUT (file, folder, glob or "
+        "URL) with the model at MODEL and write OUTPUT/<shard name>.out, one "
+        "prediction per input row in input order.",
+    )
+    predict.add_argument("model")
+    predict.add_argument("inputs", nargs="+", metavar="input")
+    predict.add_argument("--output", required=True, help="folder for .out files")
+    predict.add_argument(
+        "--content-type",
+        default=None,
+        help="input type: text/csv, application/jsonlines or "
+        "application/x-recordio-protobuf (default: from the file names)",
+    )
+    predict.add_argument(
+        "--accept",
+        default="application/jsonlines",
+        help="output type: application/jsonlines (default) or "
+        "application/x-recordio-protobuf",
+    )
+    predict.add_argument(
+        "--has-labels",
+        action="store_true",
+        help="CSV rows start with a label column (ignored)",
+    )
+    predict.add_argument(
+        "--records-per-chunk",
+        type=_positive_int,
+        default=10_000,
+        help="rows decoded and scored at a time (default 10000)",
+    )
+    predict.set_defaults(handler=_predict)
     return parser
 
 
