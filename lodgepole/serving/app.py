@@ -8,6 +8,17 @@ Routes (SPEC sections 6, 7.2 and 7.3):
   decoder, the ``Accept`` header the encoder.
 - ``GET /execution-parameters``: the batch-transform settings.
 - ``GET /model``: metadata of the served model.
+- ``GET /openapi.json``: an OpenAPI 3.0 description of these routes.
+- ``GET /metrics``: Prometheus text exposition of request counters.
+
+Responses may be ``application/json``, ``application/jsonlines``,
+``application/x-recordio-protobuf`` or ``text/csv``. A ``text/csv`` reply
+has one line per input row, numbers printed as in the JSON reply (float32
+values as shortest round-trip doubles):
+
+- binary classifier: ``<predicted_label>,<score>``
+- multiclass classifier: ``<predicted_label>,<score_0>,...,<score_K-1>``
+- regressor: ``<score>``
 
 Client errors are answered with a JSON body ``{"error": "..."}`` whose
 message is cut to a bounded length, so no request echoes much of its input.
@@ -16,7 +27,10 @@ message is cut to a bounded length, so no request echoes much of its input.
 from __future__ import annotations
 
 import logging
+import math
 import re
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,13 +52,14 @@ try:
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
+    from starlette.routing import Match, Route
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
         "lodgepole.serving needs Starlette; install it with `pip install starlette`."
     ) from err
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "encode_predictions_csv", "model_metadata", "openapi_document"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +68,11 @@ JSON = "application/json"
 JSONLINES = "application/jsonlines"
 RECORDIO = "application/x-recordio-protobuf"
 REQUEST_TYPES = (CSV, JSON, JSONLINES, RECORDIO)
-RESPONSE_TYPES = (JSON, JSONLINES, RECORDIO)
+RESPONSE_TYPES = (JSON, JSONLINES, RECORDIO, CSV)
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
 VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
 VARIANT_NAME = "AllTraffic"
+METRICS_TYPE = "text/plain; version=0.0.4"
 
 # Bodies up to this size are parsed and scored on the event loop; a thread
 # hop costs more than the work for them.
@@ -114,9 +130,11 @@ def choose_response_type(accept: str | None) -> str | None:
     --------
     >>> choose_response_type(None)
     'application/json'
-    >>> choose_response_type("text/csv;q=1, application/jsonlines;q=0.5")
+    >>> choose_response_type("text/html;q=1, application/jsonlines;q=0.5")
     'application/jsonlines'
-    >>> choose_response_type("text/csv") is None
+    >>> choose_response_type("text/csv")
+    'text/csv'
+    >>> choose_response_type("text/html") is None
     True
     """
     if accept is None or not accept.strip():
@@ -149,8 +167,71 @@ def _decode(content_type: str, body: bytes, source: str) -> Any:
     return decode_json_instances(body, source=source)
 
 
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        raise DataFormatError(
+            "a score or predicted_label is NaN or inf; expected finite predictions."
+        )
+    return repr(value)
+
+
+def encode_predictions_csv(
+    score: np.ndarray, predicted_label: np.ndarray | None
+) -> bytes:
+    """Encode predictions as a ``text/csv`` response body, one line per row.
+
+    Parameters
+    ----------
+    score
+        ``(n,)`` scores, or ``(n, K)`` per-class scores for multiclass.
+    predicted_label
+        ``(n,)`` labels, or None for a regressor.
+
+    Returns
+    -------
+    bytes
+        Lines ``<predicted_label>,<score>`` (binary),
+        ``<predicted_label>,<score_0>,...,<score_K-1>`` (multiclass) or
+        ``<score>`` (regressor), each ending with ``\\n``. Numbers are float32
+        values printed as shortest round-trip doubles, as in the JSON reply.
+
+    Raises
+    ------
+    DataFormatError
+        If a number is NaN or inf, or the shapes disagree.
+
+    Examples
+    --------
+    >>> encode_predictions_csv(np.array([41.5, 2.0]), None)
+    b'41.5\\n2.0\\n'
+    >>> encode_predictions_csv(np.array([0.75]), np.array([1.0]))
+    b'1.0,0.75\\n'
+    >>> encode_predictions_csv(np.array([[0.5, 0.25, 0.25]]), np.array([0]))
+    b'0.0,0.5,0.25,0.25\\n'
+    """
+    scores = np.asarray(score, dtype=np.float32).astype(np.float64)
+    rows = scores.reshape(scores.shape[0], -1).tolist()
+    if predicted_label is None:
+        labels: list[list[float]] = [[] for _ in rows]
+    else:
+        array = np.asarray(predicted_label, dtype=np.float32).astype(np.float64)
+        if array.shape != (len(rows),):
+            raise DataFormatError(
+                f"predicted_label has shape {array.shape!r}; expected "
+                f"({len(rows)},), one label per score row."
+            )
+        labels = [[label] for label in array.tolist()]
+    lines = [
+        ",".join(_number(v) for v in label + row) + "\n"
+        for label, row in zip(labels, rows, strict=True)
+    ]
+    return "".join(lines).encode("ascii")
+
+
 def _encode(response_type: str, prediction: Prediction) -> bytes:
     score, label = prediction.score, prediction.predicted_label
+    if response_type == CSV:
+        return encode_predictions_csv(score, label)
     if response_type == RECORDIO:
         return encode_prediction_records(score, label)
     if response_type == JSONLINES:
@@ -160,8 +241,8 @@ def _encode(response_type: str, prediction: Prediction) -> bytes:
 
 def _score(
     model: LinearModel, content_type: str, response_type: str, body: bytes
-) -> bytes:
-    """Decode, predict and encode one request; runs in a worker thread."""
+) -> tuple[bytes, int]:
+    """Decode, predict and encode one request: (body, rows scored)."""
     features = _decode(content_type, body, source="request body")
     if features.shape[0] == 0:
         raise DataFormatError("the request body holds no records; expected >= 1.")
@@ -173,7 +254,115 @@ def _score(
         content_type,
         response_type,
     )
-    return _encode(response_type, prediction)
+    return _encode(response_type, prediction), int(features.shape[0])
+
+
+# --- metrics -----------------------------------------------------------------
+
+# Route label of requests that match no route, so unknown paths cannot grow
+# the number of series without bound.
+_UNMATCHED_ROUTE = "<unmatched>"
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value with backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class _Metrics:
+    """Thread-safe request counters, rendered in Prometheus text format."""
+
+    def __init__(self, info: Mapping[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, str], int] = {}
+        self._latency: dict[str, tuple[float, int]] = {}
+        self._rows = 0
+        self._info = {key: str(value) for key, value in info.items()}
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        with self._lock:
+            key = (route, str(status))
+            self._requests[key] = self._requests.get(key, 0) + 1
+            total, count = self._latency.get(route, (0.0, 0))
+            self._latency[route] = (total + seconds, count + 1)
+
+    def add_rows(self, rows: int) -> None:
+        with self._lock:
+            self._rows += rows
+
+    def render(self) -> str:
+        with self._lock:
+            requests = sorted(self._requests.items())
+            latency = sorted(self._latency.items())
+            rows = self._rows
+        info = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(self._info.items()))
+        lines = [
+            "# HELP lodgepole_requests_total HTTP requests answered, by route "
+            "and status.",
+            "# TYPE lodgepole_requests_total counter",
+        ]
+        lines += [
+            f'lodgepole_requests_total{{route="{_label(route)}",'
+            f'status="{status}"}} {count}'
+            for (route, status), count in requests
+        ]
+        lines += [
+            "# HELP lodgepole_rows_predicted_total Rows scored by the model.",
+            "# TYPE lodgepole_rows_predicted_total counter",
+            f"lodgepole_rows_predicted_total {rows}",
+            "# HELP lodgepole_request_duration_seconds Time to answer a request.",
+            "# TYPE lodgepole_request_duration_seconds summary",
+        ]
+        for route, (total, count) in latency:
+            name = _label(route)
+            lines.append(
+                f'lodgepole_request_duration_seconds_sum{{route="{name}"}} {total!r}'
+            )
+            lines.append(
+                f'lodgepole_request_duration_seconds_count{{route="{name}"}} {count}'
+            )
+        lines += [
+            "# HELP lodgepole_model_info The served model; the value is always 1.",
+            "# TYPE lodgepole_model_info gauge",
+            f"lodgepole_model_info{{{info}}} 1",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+class _MetricsMiddleware:
+    """ASGI middleware that times every HTTP request and counts its status."""
+
+    def __init__(self, app: ASGIApp, routes: list[Route], metrics: _Metrics) -> None:
+        self.app = app
+        self.routes = routes
+        self.metrics = metrics
+
+    def _route(self, scope: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return route.path
+        return _UNMATCHED_ROUTE
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            self.metrics.observe(
+                self._route(scope), status, time.perf_counter() - start
+            )
 
 
 # --- request handling --------------------------------------------------------
@@ -227,17 +416,17 @@ def _negotiate(request: Request) -> tuple[str, str]:
 
 
 async def _invoke(
-    model: LinearModel, request: Request, max_body_bytes: int
+    model: LinearModel, request: Request, max_body_bytes: int, metrics: _Metrics
 ) -> Response:
     try:
         content_type, response_type = _negotiate(request)
         body = await _read_body(request, max_body_bytes)
         if len(body) > _INLINE_BODY_BYTES:
-            data = await run_in_threadpool(
+            data, rows = await run_in_threadpool(
                 _score, model, content_type, response_type, body
             )
         else:
-            data = _score(model, content_type, response_type, body)
+            data, rows = _score(model, content_type, response_type, body)
     except _HTTPError as err:
         return _error(err.status, err.message)
     except DataFormatError as err:
@@ -245,6 +434,7 @@ async def _invoke(
     except Exception:
         logger.exception("request failed path=%s", request.url.path)
         return _error(500, "internal error while scoring the request.")
+    metrics.add_rows(rows)
     return Response(data, media_type=response_type)
 
 
@@ -292,6 +482,167 @@ def model_metadata(model: LinearModel) -> dict[str, Any]:
         "label_names": _jsonable(model.label_names),
         "hyperparameters": _jsonable(model.hyperparameters),
         "metrics": _jsonable(model.metrics),
+    }
+
+
+# --- OpenAPI ------------------------------------------------------------------
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _invocation_operation(summary: str, operation_id: str) -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "summary": summary,
+        "operationId": operation_id,
+        "parameters": [
+            {
+                "name": "Accept",
+                "in": "header",
+                "required": False,
+                "description": "Response type; application/json when absent or "
+                "*/*. q-values are honoured.",
+                "schema": {"type": "string"},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "description": "Records to score, without labels (SPEC section 6.1).",
+            "content": {media: binary for media in REQUEST_TYPES},
+        },
+        "responses": {
+            "200": {
+                "description": "One prediction per input row, in input order.",
+                "content": {media: binary for media in RESPONSE_TYPES},
+            },
+            "400": _error_response("Malformed body or header."),
+            "406": _error_response("No supported type in Accept."),
+            "413": _error_response("Request body over the size limit."),
+            "415": _error_response("Unsupported Content-Type."),
+            "500": _error_response("Internal error while scoring."),
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.0 description served at ``GET /openapi.json``.
+
+    Returns
+    -------
+    dict
+        A fresh JSON-able OpenAPI document listing every route, its request
+        and response content types and its error responses.
+
+    Examples
+    --------
+    >>> doc = openapi_document()
+    >>> doc["openapi"], "/invocations" in doc["paths"]
+    ('3.0.3', True)
+    """
+    runtime = _invocation_operation(
+        "Score records (the runtime InvokeEndpoint path).", "invokeEndpoint"
+    )
+    runtime["parameters"].insert(
+        0,
+        {
+            "name": "endpoint_name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": _ENDPOINT_NAME.pattern},
+        },
+    )
+    runtime["responses"]["404"] = _error_response("Unknown endpoint name.")
+    runtime["responses"]["200"]["headers"] = {
+        VARIANT_HEADER: {
+            "description": "Name of the production variant that answered.",
+            "schema": {"type": "string"},
+        }
+    }
+    json_object = {"schema": {"type": "object"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "lodgepole inference endpoint",
+            "version": "1",
+            "description": "SageMaker-compatible serving of a Linear Learner model.",
+        },
+        "paths": {
+            "/ping": {
+                "get": {
+                    "summary": "Health check.",
+                    "operationId": "ping",
+                    "responses": {"200": {"description": "Ready; empty body."}},
+                }
+            },
+            "/invocations": {
+                "post": _invocation_operation("Score records.", "invocations")
+            },
+            "/endpoints/{endpoint_name}/invocations": {"post": runtime},
+            "/execution-parameters": {
+                "get": {
+                    "summary": "Batch transform settings.",
+                    "operationId": "executionParameters",
+                    "responses": {
+                        "200": {
+                            "description": "MaxConcurrentTransforms, "
+                            "BatchStrategy and MaxPayloadInMB.",
+                            "content": {JSON: json_object},
+                        }
+                    },
+                }
+            },
+            "/model": {
+                "get": {
+                    "summary": "Metadata of the served model.",
+                    "operationId": "model",
+                    "responses": {
+                        "200": {
+                            "description": "Predictor type, dimensions, "
+                            "hyperparameters and metrics.",
+                            "content": {JSON: json_object},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "operationId": "openapi",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.0 document.",
+                            "content": {JSON: json_object},
+                        }
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics.",
+                    "operationId": "metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition 0.0.4.",
+                            "content": {METRICS_TYPE: {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                }
+            }
+        },
     }
 
 
@@ -362,8 +713,17 @@ def create_app(
     async def ping(request: Request) -> Response:
         return Response(b"", status_code=200)
 
+    metadata = model_metadata(model)
+    metrics = _Metrics(
+        {
+            "predictor_type": metadata["predictor_type"],
+            "feature_dim": model.feature_dim,
+            "num_classes": model.num_classes,
+        }
+    )
+
     async def invocations(request: Request) -> Response:
-        return await _invoke(model, request, max_body_bytes)
+        return await _invoke(model, request, max_body_bytes, metrics)
 
     async def runtime_invocations(request: Request) -> Response:
         name = request.path_params["endpoint_name"]
@@ -374,7 +734,7 @@ def create_app(
                 f"{endpoint_name!r}.",
             )
         else:
-            response = await _invoke(model, request, max_body_bytes)
+            response = await _invoke(model, request, max_body_bytes, metrics)
         response.headers[VARIANT_HEADER] = VARIANT_NAME
         return response
 
@@ -387,10 +747,16 @@ def create_app(
             }
         )
 
-    metadata = model_metadata(model)
-
     async def model_route(request: Request) -> Response:
         return JSONResponse(metadata)
+
+    openapi = openapi_document()
+
+    async def openapi_route(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    async def metrics_route(request: Request) -> Response:
+        return Response(metrics.render(), media_type=METRICS_TYPE)
 
     routes = [
         Route("/ping", ping, methods=["GET"]),
@@ -402,6 +768,8 @@ def create_app(
         ),
         Route("/execution-parameters", execution_parameters, methods=["GET"]),
         Route("/model", model_route, methods=["GET"]),
+        Route("/openapi.json", openapi_route, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
     ]
     logger.info(
         "app created predictor_type=%s feature_dim=%d max_body_bytes=%d",
@@ -409,4 +777,6 @@ def create_app(
         model.feature_dim,
         max_body_bytes,
     )
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.add_middleware(_MetricsMiddleware, routes=routes, metrics=metrics)
+    return app

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import lodgepole
+from lodgepole.exceptions import DataFormatError
 from lodgepole.formats._framing import read_frames
 from lodgepole.formats.csv import encode_csv
 from lodgepole.formats.record_pb2 import Record
 from lodgepole.formats.recordio import encode_prediction_records, encode_records
 from lodgepole.model import LinearModel
 from lodgepole.serving import create_app
-from lodgepole.serving.app import choose_response_type
+from lodgepole.serving.app import choose_response_type, encode_predictions_csv
 
 FEATURE_DIM = 5
 CSV = "text/csv"
@@ -201,11 +207,14 @@ def test_recordio_exact_bytes_for_simple_binary_model():
         (JSON, JSON),
         (JSONLINES, JSONLINES),
         (RECORDIO, RECORDIO),
-        ("text/csv, application/jsonlines", JSONLINES),
+        ("text/csv, application/jsonlines", CSV),
+        ("text/html, application/jsonlines", JSONLINES),
         ("application/json;q=0.2, application/x-recordio-protobuf;q=0.9", RECORDIO),
         ("application/jsonlines;q=0, application/json;q=0.1", JSON),
-        ("text/csv;q=1.0, */*;q=0.1", JSON),
-        ("text/csv", None),
+        ("text/csv;q=1.0, */*;q=0.1", CSV),
+        ("text/html;q=1.0, */*;q=0.1", JSON),
+        ("text/csv", CSV),
+        ("text/csv;q=0.5, application/json", JSON),
         ("text/html, application/xml", None),
         ("application/json;q=oops", None),
     ],
@@ -216,14 +225,14 @@ def test_choose_response_type_follows_spec_table(accept, expected):
 
 def test_invocations_honours_recordio_from_q_list(client, model):
     X = _rows(2)
-    accept = "text/csv;q=1, application/x-recordio-protobuf;q=0.5"
+    accept = "text/html;q=1, application/x-recordio-protobuf;q=0.5"
     reply = _post(client, encode_csv(X), accept=accept)
     assert reply.status_code == 200
     assert reply.headers["content-type"] == RECORDIO
     _check_records(model, X, reply.content)
 
 
-@pytest.mark.parametrize("accept", ["text/csv", "application/xml"])
+@pytest.mark.parametrize("accept", ["text/html", "application/xml"])
 def test_invocations_406_when_accept_unsupported(client, accept):
     reply = _post(client, encode_csv(_rows(1)), accept=accept)
     assert reply.status_code == 406
@@ -389,3 +398,149 @@ def test_json_exact_bytes_for_simple_binary_model():
     reply = _post(TestClient(create_app(model)), b"1,2\n")
     assert reply.status_code == 200
     assert reply.content == b'{"predictions": [{"score": 0.5, "predicted_label": 1.0}]}'
+
+
+# --- text/csv responses ------------------------------------------------------
+
+
+def test_invocations_csv_response_matches_predict(client, model):
+    X = _rows(6)
+    reply = _post(client, encode_csv(X), accept=CSV)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith(CSV)
+    expected = model.predict(X)
+    lines = reply.content.decode("ascii").splitlines()
+    assert reply.content.endswith(b"\n")
+    assert len(lines) == X.shape[0]
+    table = np.array([[float(v) for v in line.split(",")] for line in lines])
+    if expected.predicted_label is None:
+        assert table.shape == (X.shape[0], 1)
+        scores = table[:, 0]
+    else:
+        np.testing.assert_array_equal(table[:, 0], expected.predicted_label)
+        scores = table[:, 1:].reshape(expected.score.shape)
+    # Printed at float32 precision as shortest doubles: exact round trip.
+    np.testing.assert_array_equal(scores.astype(np.float32), expected.score)
+
+
+def test_csv_response_formats_numbers_like_json():
+    model = LinearModel(
+        predictor_type="binary_classifier",
+        weights=np.zeros((2, 1)),
+        bias=np.zeros(1),
+        link="sigmoid",
+    )
+    reply = _post(TestClient(create_app(model)), b"1,2\n3,4\n", accept=CSV)
+    assert reply.status_code == 200
+    assert reply.content == b"1.0,0.5\n1.0,0.5\n"
+
+
+def test_encode_predictions_csv_rejects_bad_input():
+    with pytest.raises(DataFormatError, match="finite"):
+        encode_predictions_csv(np.array([np.nan]), None)
+    with pytest.raises(DataFormatError, match="shape"):
+        encode_predictions_csv(np.array([0.5, 0.5]), np.array([1.0]))
+
+
+# --- OpenAPI -------------------------------------------------------------------
+
+
+def test_openapi_document_lists_every_route_and_validates(client):
+    openapi_spec_validator = pytest.importorskip("openapi_spec_validator")
+    reply = client.get("/openapi.json")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == JSON
+    doc = json.loads(reply.content)
+    openapi_spec_validator.validate(doc)
+    routes = {route.path for route in client.app.routes if isinstance(route, Route)}
+    assert set(doc["paths"]) == routes
+    for path in ("/invocations", "/endpoints/{endpoint_name}/invocations"):
+        operation = doc["paths"][path]["post"]
+        assert set(operation["requestBody"]["content"]) == {
+            CSV,
+            JSON,
+            JSONLINES,
+            RECORDIO,
+        }
+        assert set(operation["responses"]["200"]["content"]) == {
+            CSV,
+            JSON,
+            JSONLINES,
+            RECORDIO,
+        }
+        assert {"400", "406", "413", "415", "500"} <= set(operation["responses"])
+
+
+# --- metrics -------------------------------------------------------------------
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def _parse_metrics(text: str) -> dict[tuple[str, frozenset], float]:
+    """Samples of a Prometheus text exposition, keyed by name and labels."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        assert match, f"not a sample line: {line!r}"
+        name, labels, value = match.groups()
+        pairs = frozenset(_LABEL.findall(labels or ""))
+        samples[name, pairs] = float(value)
+    return samples
+
+
+def test_metrics_count_requests_rows_and_latency(model):
+    fresh = TestClient(create_app(model, endpoint_name="my-endpoint"))
+    for n in (1, 2, 3):
+        assert _post(fresh, encode_csv(_rows(n)), accept=JSON).status_code == 200
+    assert _post(fresh, b"1,2\n", accept=JSON).status_code == 400
+    assert _post(fresh, b"1\n", accept="text/html").status_code == 406
+    runtime = "/endpoints/my-endpoint/invocations"
+    assert _post(fresh, encode_csv(_rows(4)), path=runtime).status_code == 200
+    assert fresh.get("/ping").status_code == 200
+    assert fresh.get("/no-such-route").status_code == 404
+
+    reply = fresh.get("/metrics")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = _parse_metrics(reply.text)
+
+    def requests(route: str, status: str) -> float:
+        key = frozenset({("route", route), ("status", status)})
+        return samples["lodgepole_requests_total", key]
+
+    assert requests("/invocations", "200") == 3
+    assert requests("/invocations", "400") == 1
+    assert requests("/invocations", "406") == 1
+    assert requests("/endpoints/{endpoint_name}/invocations", "200") == 1
+    assert requests("/ping", "200") == 1
+    assert requests("<unmatched>", "404") == 1
+    assert samples["lodgepole_rows_predicted_total", frozenset()] == 1 + 2 + 3 + 4
+    route = frozenset({("route", "/invocations")})
+    assert samples["lodgepole_request_duration_seconds_count", route] == 5
+    assert samples["lodgepole_request_duration_seconds_sum", route] > 0
+    info = frozenset(
+        {
+            ("predictor_type", model.predictor_type.value),
+            ("feature_dim", str(FEATURE_DIM)),
+            ("num_classes", str(model.num_classes)),
+        }
+    )
+    assert samples["lodgepole_model_info", info] == 1
+
+
+def test_metrics_counters_are_thread_safe(model):
+    fresh = TestClient(create_app(model))
+    body = encode_csv(_rows(2))
+
+    def call(_: int) -> int:
+        return _post(fresh, body, accept=JSON).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(call, range(40))) == {200}
+    samples = _parse_metrics(fresh.get("/metrics").text)
+    key = frozenset({("route", "/invocations"), ("status", "200")})
+    assert samples["lodgepole_requests_total", key] == 40
+    assert samples["lodgepole_rows_predicted_total", frozenset()] == 80
