@@ -221,6 +221,81 @@ def _predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _endpoint_dict(endpoint) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from dataclasses import asdict
+
+    return asdict(endpoint)
+
+
+def _endpoints(args: argparse.Namespace) -> int:
+    import json
+
+    from lodgepole.serving import registry
+
+    if args.action == "list":
+        endpoints = registry.list_endpoints()
+        if args.json:
+            print(json.dumps([_endpoint_dict(e) for e in endpoints], indent=2))
+        elif not endpoints:
+            print(f"No endpoints (state directory {_state_dir()}).")
+        else:
+            rows = [("NAME", "STATUS", "URL", "WORKERS", "TYPE", "CREATED")]
+            rows += [
+                (
+                    e.name,
+                    e.status,
+                    e.url,
+                    str(e.instance_count),
+                    e.predictor_type,
+                    e.created_at,
+                )
+                for e in endpoints
+            ]
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                print(
+                    "  ".join(
+                        c.ljust(w) for c, w in zip(row, widths, strict=True)
+                    ).rstrip()
+                )
+    elif args.action == "describe":
+        endpoint = registry.describe_endpoint(args.name)
+        if args.json:
+            print(json.dumps(_endpoint_dict(endpoint), indent=2))
+        else:
+            for key, value in _endpoint_dict(endpoint).items():
+                print(f"{key:15} {value}")
+    elif args.action == "delete":
+        for name in args.name:
+            registry.delete_endpoint(name)
+            print(f"Deleted endpoint {name}.")
+    else:  # create
+        from lodgepole.model import LinearModel
+
+        try:
+            model = LinearModel.load(args.model)
+        except FileNotFoundError as err:
+            print(
+                f"lodgepole: error: no model at {err.filename or args.model}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        predictor = model.deploy(
+            initial_instance_count=args.workers,
+            endpoint_name=args.name,
+            host=args.host,
+            port=args.port,
+        )
+        print(f"Endpoint {predictor.endpoint_name} is in service at {predictor.url}.")
+    return EXIT_OK
+
+
+def _state_dir() -> Path:
+    from lodgepole.state import state_dir
+
+    return state_dir()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lodgepole", description="Fast linear learners, SageMaker-compatible."
@@ -325,6 +400,35 @@ def _parser() -> argparse.ArgumentParser:
         help="rows decoded and scored at a time (default 10000)",
     )
     predict.set_defaults(handler=_predict)
+
+    endpoints = commands.add_parser(
+        "endpoints",
+        help="create, list, describe and delete local endpoints",
+        description="Endpoints are server processes that outlive the command "
+        "or Python session that started them, recorded in the state directory "
+        "($LODGEPOLE_HOME, else ~/.local/state/lodgepole).",
+    )
+    actions = endpoints.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="list endpoints and their status")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    describe = actions.add_parser("describe", help="show one endpoint")
+    describe.add_argument("name")
+    describe.add_argument("--json", action="store_true", help="print JSON")
+    delete = actions.add_parser(
+        "delete", help="stop endpoints (draining requests) and remove them"
+    )
+    delete.add_argument("name", nargs="+")
+    create = actions.add_parser(
+        "create", help="deploy a saved model as a new endpoint and return"
+    )
+    create.add_argument("model", help="model directory or .tar.gz")
+    create.add_argument("--name", default=None, help="endpoint name (default: new)")
+    create.add_argument(
+        "--workers", type=_positive_int, default=1, help="server worker processes"
+    )
+    create.add_argument("--host", default="127.0.0.1", help="address to bind")
+    create.add_argument("--port", type=int, default=None, help="default: a free port")
+    endpoints.set_defaults(handler=_endpoints)
     return parser
 
 

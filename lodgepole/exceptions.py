@@ -6,7 +6,8 @@
     ├── ConfigError (also ValueError)         bad hyperparameter name, type or value
     ├── DataFormatError (also ValueError)     bad input data: labels, NaN, shapes
     ├── ModelFormatError (also ValueError)    unreadable or incompatible model artifact
-    └── DatasetUnavailableError (also OSError) a data set that cannot be fetched
+    ├── DatasetUnavailableError (also OSError) a data set that cannot be fetched
+    └── EndpointError                         an endpoint error status, or no endpoint
 
     LodgepoleWarning (UserWarning)
     └── ConvergenceWarning                    training hit the epoch cap still improving
@@ -22,6 +23,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataFormatError",
     "DatasetUnavailableError",
+    "EndpointError",
     "LodgepoleError",
     "LodgepoleWarning",
     "ModelFormatError",
@@ -46,6 +48,33 @@ class ModelFormatError(LodgepoleError, ValueError):
 
 class DatasetUnavailableError(LodgepoleError, OSError):
     """A data set is neither cached nor downloadable (for example when offline)."""
+
+
+class EndpointError(LodgepoleError):
+    """The endpoint answered with an error status, or could not be reached.
+
+    Also raised by the endpoint registry (no endpoint of that name, a name
+    already taken), with ``status`` None.
+
+    Attributes
+    ----------
+    status : int or None
+        The HTTP status code; None when no answer came.
+    message : str
+        The server's error message (the ``error`` field of its JSON body).
+
+    Examples
+    --------
+    >>> err = EndpointError(400, "row 2, column 3: expected a number")
+    >>> str(err), err.status
+    ('endpoint answered 400: row 2, column 3: expected a number', 400)
+    """
+
+    def __init__(self, status: int | None, message: str) -> None:
+        prefix = f"endpoint answered {status}: " if status is not None else ""
+        super().__init__(prefix + message)
+        self.status = status
+        self.message = message
 
 
 class LodgepoleWarning(UserWarning):

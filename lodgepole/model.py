@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,6 +34,9 @@ from lodgepole._artifact import (
 )
 from lodgepole._types import PredictorType
 from lodgepole.exceptions import DataFormatError, ModelFormatError
+
+if TYPE_CHECKING:
+    from lodgepole.serving.endpoint import Predictor
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "LinearModel", "Prediction"]
 
@@ -261,6 +264,39 @@ class LinearModel:
         else:
             label = None
         return Prediction(score=score, predicted_label=label)
+
+    def deploy(
+        self,
+        initial_instance_count: int = 1,
+        *,
+        endpoint_name: str | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> Predictor:
+        """Serve this model from a new local endpoint; return its predictor.
+
+        The counterpart of ``estimator.deploy`` in the SageMaker SDK. The
+        server is a separate process that keeps running after this Python
+        process exits, until ``predictor.delete_endpoint()`` or
+        ``lodgepole endpoints delete NAME``. Needs ``lodgepole[serve]``.
+        See :func:`lodgepole.serving.deploy` for the parameters.
+
+        Examples
+        --------
+        >>> model = LinearModel("regressor", np.ones((2, 1)), np.zeros(1), "identity")
+        >>> with model.deploy(endpoint_name="doc-regressor") as predictor:
+        ...     predictor.predict([[1.0, 2.0]], "text/csv", "application/jsonlines")
+        [{'score': 3.0}]
+        """
+        from lodgepole.serving.endpoint import deploy
+
+        return deploy(
+            self,
+            initial_instance_count=initial_instance_count,
+            endpoint_name=endpoint_name,
+            host=host,
+            port=port,
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model artifact, atomically.

@@ -11,6 +11,7 @@ def test_public_names_are_pinned():
         "ConvergenceWarning",
         "DataFormatError",
         "DatasetUnavailableError",
+        "EndpointError",
         "EpochReport",
         "Hyperparameters",
         "LinearModel",

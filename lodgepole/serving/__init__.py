@@ -3,15 +3,33 @@
 :func:`create_app` builds an ASGI application that speaks the SageMaker
 inference container protocol (``/ping``, ``/invocations``) and the runtime
 ``InvokeEndpoint`` path (SPEC sections 6 and 7). :func:`serve` runs it under
-uvicorn; :func:`deploy` starts a local server process for a model and
-returns a :class:`Predictor`, the counterpart of the SageMaker SDK's
-``estimator.deploy(...)`` (``LinearModel`` has no ``deploy`` method; call
-``lodgepole.serving.deploy(model, ...)``). Starlette and uvicorn are optional
-dependencies: ``pip install starlette uvicorn``.
+uvicorn. :func:`deploy` (also ``LinearModel.deploy``) starts an endpoint, a
+detached server process that outlives the caller, and returns a
+:class:`Predictor`, the counterpart of the SageMaker SDK's
+``estimator.deploy(...)``. :func:`list_endpoints`, :func:`describe_endpoint`
+and :func:`delete_endpoint` manage endpoints from any process. Starlette and
+uvicorn are optional dependencies: ``pip install "lodgepole[serve]"``.
 """
 
+from lodgepole.exceptions import EndpointError
 from lodgepole.serving.app import create_app
-from lodgepole.serving.endpoint import EndpointError, Predictor, deploy
+from lodgepole.serving.endpoint import Predictor, deploy
+from lodgepole.serving.registry import (
+    Endpoint,
+    delete_endpoint,
+    describe_endpoint,
+    list_endpoints,
+)
 from lodgepole.serving.server import serve
 
-__all__ = ["EndpointError", "Predictor", "create_app", "deploy", "serve"]
+__all__ = [
+    "Endpoint",
+    "EndpointError",
+    "Predictor",
+    "create_app",
+    "delete_endpoint",
+    "deploy",
+    "describe_endpoint",
+    "list_endpoints",
+    "serve",
+]

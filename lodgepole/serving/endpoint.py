@@ -1,15 +1,21 @@
 """A local endpoint: deploy a model in a server process and call it.
 
-:func:`deploy` mirrors ``estimator.deploy`` of the SageMaker Python SDK
-(SPEC section 9.4): it saves the model to a temporary directory, starts
-``python -m lodgepole.cli serve`` on a free loopback port and returns a
-:class:`Predictor`. ``Predictor.predict`` sends RecordIO-protobuf by default
-and returns a list of ``Record`` messages, so results read as with the SDK::
+:func:`deploy` (also ``LinearModel.deploy``) mirrors ``estimator.deploy`` of
+the SageMaker Python SDK (SPEC section 9.4): it saves the model under the
+per-user state directory, starts ``python -m lodgepole.cli serve`` on a free
+loopback port as a detached process, records the endpoint in the registry
+(:mod:`lodgepole.serving.registry`) and returns a :class:`Predictor`.
+``Predictor.predict`` sends RecordIO-protobuf by default and returns a list
+of ``Record`` messages, so results read as with the SDK::
 
-    predictor = lodgepole.serving.deploy(model)
+    predictor = model.deploy(initial_instance_count=1)
     records = predictor.predict(X)
     labels = [r.label["predicted_label"].float32_tensor.values[0] for r in records]
     predictor.delete_endpoint()
+
+Like a SageMaker endpoint, the server keeps running after the Python process
+that deployed it exits, until it is deleted: ``Predictor.attach(name)``
+reconnects, and ``lodgepole endpoints list | delete NAME`` manage it.
 
 The client uses only :mod:`urllib`; the server needs Starlette and uvicorn.
 """
@@ -21,23 +27,22 @@ import logging
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from lodgepole.exceptions import DataFormatError, LodgepoleError
+from lodgepole.exceptions import ConfigError, DataFormatError, EndpointError
 from lodgepole.formats.csv import encode_csv
 from lodgepole.formats.record_pb2 import Record
 from lodgepole.formats.recordio import encode_records, read_frames
 from lodgepole.model import LinearModel
+from lodgepole.serving import registry
+from lodgepole.state import state_dir
 
 __all__ = ["EndpointError", "Predictor", "deploy"]
 
@@ -48,27 +53,8 @@ JSON = "application/json"
 JSONLINES = "application/jsonlines"
 RECORDIO = "application/x-recordio-protobuf"
 START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 60.0
-_STDERR_TAIL_CHARS = 2000
-
-
-class EndpointError(LodgepoleError):
-    """The endpoint answered with an error status, or could not be reached.
-
-    Attributes
-    ----------
-    status : int or None
-        The HTTP status code; None when no answer came.
-    message : str
-        The server's error message (the ``error`` field of its JSON body).
-    """
-
-    def __init__(self, status: int | None, message: str) -> None:
-        prefix = f"endpoint answered {status}: " if status is not None else ""
-        super().__init__(prefix + message)
-        self.status = status
-        self.message = message
+_LOG_TAIL_CHARS = 2000
 
 
 def _matrix(data: Any) -> np.ndarray | sp.csr_matrix:
@@ -196,6 +182,9 @@ class Predictor:
         Default request content type.
     accept
         Default response content type asked for.
+    endpoint_name
+        The registered endpoint this predictor talks to, if any; only then
+        does :meth:`delete_endpoint` stop a server.
 
     Examples
     --------
@@ -210,14 +199,46 @@ class Predictor:
         *,
         content_type: str = RECORDIO,
         accept: str = RECORDIO,
+        endpoint_name: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.content_type = content_type
         self.accept = accept
-        self._process: subprocess.Popen[bytes] | None = None
-        self._workdir: Path | None = None
+        self.endpoint_name = endpoint_name
+
+    @classmethod
+    def attach(
+        cls,
+        endpoint_name: str,
+        *,
+        content_type: str = RECORDIO,
+        accept: str = RECORDIO,
+    ) -> Predictor:
+        """Connect to a registered endpoint by name, from any process.
+
+        Raises
+        ------
+        EndpointError
+            If no endpoint has that name.
+
+        Examples
+        --------
+        >>> Predictor.attach("no-such-endpoint")
+        Traceback (most recent call last):
+        ...
+        lodgepole.exceptions.EndpointError: no endpoint named 'no-such-endpoint'; ...
+        """
+        endpoint = registry.describe_endpoint(endpoint_name)
+        return cls(
+            endpoint.url,
+            content_type=content_type,
+            accept=accept,
+            endpoint_name=endpoint.name,
+        )
 
     def __repr__(self) -> str:
+        if self.endpoint_name is not None:
+            return f"Predictor({self.url!r}, endpoint_name={self.endpoint_name!r})"
         return f"Predictor({self.url!r})"
 
     def __enter__(self) -> Predictor:
@@ -263,7 +284,7 @@ class Predictor:
         >>> Predictor("http://127.0.0.1:1").predict(b"1,2", "text/csv")
         Traceback (most recent call last):
         ...
-        lodgepole.serving.endpoint.EndpointError: cannot reach ...
+        lodgepole.exceptions.EndpointError: cannot reach ...
         """
         request_type = content_type or self.content_type
         body = encode_request(data, request_type)
@@ -287,23 +308,20 @@ class Predictor:
         return decode_response(payload, reply_type)
 
     def delete_endpoint(self) -> None:
-        """Stop the server process started by :func:`deploy` and clean up.
+        """Stop this predictor's endpoint and remove it from the registry.
 
-        Sends SIGTERM, waits up to 10 s for a graceful exit, then kills the
-        process; removes the temporary model directory. Calling it again,
-        or on a predictor that :func:`deploy` did not create, does nothing.
+        The server drains: it stops accepting connections, finishes the
+        requests in flight and exits (killed after 10 s otherwise); the
+        endpoint's directory (model copy, log) is removed. Calling it again,
+        or on a predictor made from a bare URL, does nothing.
 
         Examples
         --------
         >>> Predictor("http://127.0.0.1:8080").delete_endpoint()
         """
-        process, self._process = self._process, None
-        if process is not None:
-            _stop(process)
-            logger.info("endpoint stopped url=%s pid=%d", self.url, process.pid)
-        workdir, self._workdir = self._workdir, None
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        name, self.endpoint_name = self.endpoint_name, None
+        if name is not None:
+            registry.delete_endpoint(name, missing_ok=True)
 
 
 def _error_message(err: urllib.error.HTTPError) -> str:
@@ -322,35 +340,16 @@ def _error_message(err: urllib.error.HTTPError) -> str:
     return text[:512]
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, a bounded wait, then SIGKILL."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            logger.warning("endpoint pid=%d ignored SIGTERM; killing", process.pid)
-            process.kill()
-            process.wait()
-
-
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
-def _ping(url: str) -> bool:
+def _tail(path: os.PathLike[str]) -> str:
     try:
-        with urllib.request.urlopen(url + "/ping", timeout=1.0) as reply:
-            return bool(reply.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _tail(path: Path) -> str:
-    try:
-        return path.read_text("utf-8", "replace")[-_STDERR_TAIL_CHARS:]
+        with open(path, encoding="utf-8", errors="replace") as log:
+            return log.read()[-_LOG_TAIL_CHARS:]
     except OSError:
         return ""
 
@@ -363,9 +362,13 @@ def deploy(
     host: str = "127.0.0.1",
     port: int | None = None,
 ) -> Predictor:
-    """Serve ``model`` from a new local server process; return its predictor.
+    """Serve ``model`` from a new endpoint; return its predictor.
 
-    The local counterpart of ``estimator.deploy`` (SPEC section 9.4).
+    The local counterpart of ``estimator.deploy`` (SPEC section 9.4). The
+    server runs detached from this process and outlives it; it is stopped
+    by :meth:`Predictor.delete_endpoint`, by
+    :func:`lodgepole.serving.registry.delete_endpoint` or by
+    ``lodgepole endpoints delete NAME``.
 
     Parameters
     ----------
@@ -374,7 +377,9 @@ def deploy(
     initial_instance_count
         Number of server worker processes.
     endpoint_name
-        Name accepted on ``/endpoints/{name}/invocations``; any when None.
+        The endpoint's name (1-63 letters, digits and hyphens); a fresh
+        ``lodgepole-<predictor-type>-<timestamp>`` when None. The server
+        answers ``/endpoints/{name}/invocations`` for this name only.
     host
         Address to bind, loopback by default.
     port
@@ -383,16 +388,17 @@ def deploy(
     Returns
     -------
     Predictor
-        Connected to the server; call :meth:`Predictor.delete_endpoint`
-        (or use it as a context manager) to stop the server.
+        Connected to the server, with ``endpoint_name`` set; use it as a
+        context manager to delete the endpoint on exit.
 
     Raises
     ------
     ConfigError
-        If ``initial_instance_count`` is below 1.
+        If ``initial_instance_count`` is below 1 or the name is not valid.
     EndpointError
-        If the server does not answer ``GET /ping`` within 30 s; the
-        message ends with the tail of the server's stderr.
+        If a live endpoint already has the name, or the server does not
+        answer ``GET /ping`` within 30 s (the message ends with the tail of
+        the server's log).
 
     Examples
     --------
@@ -402,16 +408,32 @@ def deploy(
     ...     predictor.predict(np.array([1.0, 2.0]), accept="application/json")
     {'predictions': [{'score': 3.0}]}
     """
-    from lodgepole.exceptions import ConfigError
-
     if initial_instance_count < 1:
         raise ConfigError(
             f"initial_instance_count must be >= 1; got {initial_instance_count!r}."
         )
-    workdir = Path(tempfile.mkdtemp(prefix="lodgepole-endpoint-"))
+    predictor_type = model.predictor_type.value
+    if endpoint_name is None:
+        endpoint_name = registry.default_endpoint_name(predictor_type)
+    name = registry.check_endpoint_name(endpoint_name)
+    port = _free_port(host) if port is None else port
+    directory = state_dir() / "endpoints" / name
+    model_dir = directory / "model"
+    registry.reserve(
+        name,
+        host=host,
+        port=port,
+        instance_count=initial_instance_count,
+        predictor_type=predictor_type,
+        model_path=model_dir,
+        directory=directory,
+    )
+    predictor = Predictor(f"http://{host}:{port}", endpoint_name=name)
+    log_path = directory / "server.log"
     try:
-        model_dir = model.save(workdir / "model")
-        port = _free_port(host) if port is None else port
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        model.save(model_dir)
         command = [
             sys.executable,
             "-m",
@@ -424,38 +446,29 @@ def deploy(
             str(port),
             "--workers",
             str(initial_instance_count),
+            "--endpoint-name",
+            name,
         ]
-        if endpoint_name is not None:
-            command += ["--endpoint-name", endpoint_name]
-        stderr_path = workdir / "server.log"
-        with open(stderr_path, "wb") as stderr:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        pid = registry.launch(command, log_path, env)
+        registry.set_pid(name, pid)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not registry.ping(predictor.url):
+            if not registry.server_alive(pid, port) or time.monotonic() > deadline:
+                raise EndpointError(
+                    None,
+                    f"the server of endpoint {name!r} on {predictor.url} did not "
+                    f"start; its log ends with:\n{_tail(log_path)}",
+                )
+            time.sleep(0.05)
     except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
+        predictor.delete_endpoint()
         raise
-    predictor = Predictor(f"http://{host}:{port}")
-    predictor._process, predictor._workdir = process, workdir
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not _ping(predictor.url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            tail = _tail(stderr_path)
-            predictor.delete_endpoint()
-            raise EndpointError(
-                None,
-                f"the server on {predictor.url} did not start "
-                f"(exit code {process.returncode}); its stderr ends with:\n{tail}",
-            )
-        time.sleep(0.05)
     logger.info(
-        "endpoint started url=%s pid=%d workers=%d",
+        "endpoint in service name=%s url=%s pid=%d workers=%d",
+        name,
         predictor.url,
-        process.pid,
+        pid,
         initial_instance_count,
     )
     return predictor

@@ -189,10 +189,44 @@ def serve(
         ENDPOINT_NAME_ENV: endpoint_name or "",
     }
     with _environment(env):
-        uvicorn.run(
-            f"{__name__}:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-        )
+        _run_workers(host, port, workers)
+
+
+def _run_workers(host: str, port: int, workers: int) -> None:
+    """Run ``workers`` uvicorn worker processes under a draining supervisor.
+
+    uvicorn's supervisor keeps its copy of the listening socket open until
+    its workers have exited, so during a graceful shutdown the kernel kept
+    completing handshakes that nobody would serve. This supervisor closes
+    its copy first; each worker closes its own as it starts draining, so
+    new connections are refused while requests in flight finish.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    class DrainingMultiprocess(Multiprocess):  # type: ignore[misc]
+        def _stop_listening(self) -> None:
+            self.should_exit.set()
+            for sock in self.sockets:
+                sock.close()
+
+        def handle_term(self) -> None:
+            logger.info("SIGTERM: closing the listening socket and draining")
+            self._stop_listening()
+
+        def handle_int(self) -> None:
+            logger.info("SIGINT: closing the listening socket and draining")
+            self._stop_listening()
+
+    config = uvicorn.Config(
+        f"{__name__}:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+    )
+    sock = config.bind_socket()
+    try:
+        DrainingMultiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()

@@ -19,7 +19,13 @@ import scipy.sparse as sp
 import lodgepole
 from lodgepole.exceptions import ConfigError, LodgepoleError
 from lodgepole.model import LinearModel
-from lodgepole.serving import EndpointError, Predictor, deploy
+from lodgepole.serving import (
+    EndpointError,
+    Predictor,
+    deploy,
+    describe_endpoint,
+    list_endpoints,
+)
 from lodgepole.serving.endpoint import decode_response, encode_request
 
 pytest.importorskip("uvicorn")
@@ -56,6 +62,28 @@ def predictor(model) -> Iterator[Predictor]:
         yield endpoint
     finally:
         endpoint.delete_endpoint()
+
+
+def _alive(pid: int | None) -> bool:
+    """True while ``pid`` is a live (not zombie) process."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _children(pid: int | None) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _port_open(url: str) -> bool:
@@ -136,12 +164,21 @@ def test_two_workers_serve_and_delete_closes_port(model):
             reply = predictor.predict(X, accept=JSON)
             labels = [p["predicted_label"] for p in reply["predictions"]]
             assert labels == model.predict(X).predicted_label.tolist()
-        process, workdir = predictor._process, predictor._workdir
-        assert process is not None and workdir is not None
+        endpoint = describe_endpoint(predictor.endpoint_name)
+        assert endpoint.status == "InService" and endpoint.instance_count == 2
+        workers = _children(endpoint.pid)
+        assert len(workers) >= 2
     finally:
         predictor.delete_endpoint()
-    assert process.poll() is not None
-    assert not workdir.exists()
+    assert not _alive(endpoint.pid)
+    deadline = time.monotonic() + 5  # worker processes exit just after the main
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
+    assert not Path(endpoint.directory).exists()
+    assert list_endpoints() == [] or endpoint.name not in {
+        e.name for e in list_endpoints()
+    }
     assert not _port_open(predictor.url)
     predictor.delete_endpoint()  # a second call does nothing
     with pytest.raises(EndpointError) as info:
