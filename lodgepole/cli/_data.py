@@ -1,0 +1,143 @@
+"""``convert``, ``serve`` and ``predict``: data files and serving."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from lodgepole.cli._common import EXIT_OK, CommandError, load_model, positive_int
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from lodgepole.data.convert import convert
+
+    started = time.perf_counter()
+    records, features = convert(
+        args.source, args.destination, from_type=args.from_type, to_type=args.to_type
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"Wrote {records:,} records of {features} features to {args.destination} "
+        f"in {seconds:.1f}s."
+    )
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from lodgepole.serving.server import serve
+
+    try:
+        serve(
+            args.model,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            endpoint_name=args.endpoint_name,
+        )
+    except FileNotFoundError as err:
+        raise CommandError(f"no model at {err.filename or args.model}") from None
+    return EXIT_OK
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from lodgepole.serving.batch import transform
+
+    model = load_model(args.model)
+    started = time.perf_counter()
+    written = transform(
+        model,
+        args.inputs,
+        args.output,
+        content_type=args.content_type,
+        accept=args.accept,
+        records_per_chunk=args.records_per_chunk,
+        has_labels=args.has_labels,
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"Scored {len(written)} file(s) into {args.output} in {seconds:.1f}s "
+        f"({args.accept})."
+    )
+    return EXIT_OK
+
+
+def add_commands(commands: Any) -> None:
+    """Register ``convert``, ``serve`` and ``predict``."""
+    convert = commands.add_parser(
+        "convert",
+        help="convert labelled data between CSV, RecordIO-protobuf, LIBSVM, Parquet",
+        description="Read every shard at SOURCE (file, folder, glob, URL or "
+        "record-set manifest) and write one file at DESTINATION. Formats come "
+        "from the file names (.csv, .pbr/.recordio, .libsvm/.svm, .parquet) "
+        "unless given.",
+    )
+    convert.add_argument("source")
+    convert.add_argument("destination")
+    convert.add_argument(
+        "--from",
+        dest="from_type",
+        default=None,
+        help="content type of SOURCE, e.g. text/csv",
+    )
+    convert.add_argument(
+        "--to", dest="to_type", default=None, help="content type of DESTINATION"
+    )
+    convert.set_defaults(handler=_convert)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a saved model over HTTP (SageMaker inference protocol)",
+        description="Serve the model at MODEL (a directory or .tar.gz written "
+        "by LinearModel.save) on /ping and /invocations until SIGTERM.",
+    )
+    serve.add_argument("model")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port to bind (default: $SAGEMAKER_BIND_TO_PORT, else 8080)",
+    )
+    serve.add_argument(
+        "--workers", type=positive_int, default=1, help="worker processes"
+    )
+    serve.add_argument(
+        "--endpoint-name", default=None, help="only name served on /endpoints/"
+    )
+    serve.set_defaults(handler=_serve)
+
+    predict = commands.add_parser(
+        "predict",
+        help="batch transform: score files into <name>.out files",
+        description="Score every shard of each INPUT (file, folder, glob or "
+        "URL) with the model at MODEL and write OUTPUT/<shard name>.out, one "
+        "prediction per input row in input order.",
+    )
+    predict.add_argument("model")
+    predict.add_argument("inputs", nargs="+", metavar="input")
+    predict.add_argument("--output", required=True, help="folder for .out files")
+    predict.add_argument(
+        "--content-type",
+        default=None,
+        help="input type: text/csv, application/jsonlines or "
+        "application/x-recordio-protobuf (default: from the file names)",
+    )
+    predict.add_argument(
+        "--accept",
+        default="application/jsonlines",
+        help="output type: application/jsonlines (default) or "
+        "application/x-recordio-protobuf",
+    )
+    predict.add_argument(
+        "--has-labels",
+        action="store_true",
+        help="CSV rows start with a label column (ignored)",
+    )
+    predict.add_argument(
+        "--records-per-chunk",
+        type=positive_int,
+        default=10_000,
+        help="rows decoded and scored at a time (default 10000)",
+    )
+    predict.set_defaults(handler=_predict)
