@@ -3,7 +3,8 @@
 Training CSV has the label in the first column and ``feature_dim`` feature
 columns after it; inference CSV has the feature columns only. Every cell must
 be a finite decimal number. Parameters of the content type (``label_size``,
-``charset``) are the caller's to strip.
+``charset``) are the caller's to strip. Inference responses
+(`encode_predictions_csv`) print numbers as the JSON responses do.
 
 Examples
 --------
@@ -17,14 +18,16 @@ b'1,0.5,2\\n0,-1,300\\n'
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from lodgepole.exceptions import DataFormatError
+from lodgepole.formats._predictions import _prediction_arrays
 from lodgepole.formats._text import _join_cells, _parse_numbers, _shortest_text
 
-__all__ = ["CONTENT_TYPE", "decode_csv", "encode_csv"]
+__all__ = ["CONTENT_TYPE", "decode_csv", "encode_csv", "encode_predictions_csv"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +172,66 @@ def encode_csv(features: ArrayLike, labels: ArrayLike | None = None) -> bytes:
         _join_cells(_shortest_text(table[i : i + step]), b",", b"\n")
         for i in range(0, table.shape[0], step)
     )
+
+
+def _finite_text(value: float) -> str:
+    if not math.isfinite(value):
+        raise DataFormatError(
+            "a score or predicted_label is NaN or inf; expected finite predictions."
+        )
+    return repr(value)
+
+
+def encode_predictions_csv(
+    score: ArrayLike, predicted_label: ArrayLike | None
+) -> bytes:
+    """Encode predictions as a ``text/csv`` response body, one line per row.
+
+    Unlike `encode_csv`, which writes float32 values in their shortest float32
+    form (``1``, ``0.1``), this prints them as the JSON responses of
+    :mod:`lodgepole.formats.json` do: as the shortest round-trip double of
+    the float32 value widened to float64 (``1.0``, ``0.10000000149011612``).
+
+    Parameters
+    ----------
+    score
+        ``(n,)`` scores, or ``(n, K)`` per-class scores for multiclass.
+    predicted_label
+        ``(n,)`` labels, or None for a regressor.
+
+    Returns
+    -------
+    bytes
+        Lines ``<predicted_label>,<score>`` (binary),
+        ``<predicted_label>,<score_0>,...,<score_K-1>`` (multiclass) or
+        ``<score>`` (regressor), each ending with ``\\n``.
+
+    Raises
+    ------
+    DataFormatError
+        If a number is NaN or inf, or the shapes disagree.
+
+    Notes
+    -----
+    Cost: one Python step per number, about 0.3 us.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> encode_predictions_csv(np.array([41.5, 2.0]), None)
+    b'41.5\\n2.0\\n'
+    >>> encode_predictions_csv(np.array([0.75]), np.array([1.0]))
+    b'1.0,0.75\\n'
+    >>> encode_predictions_csv(np.array([[0.5, 0.25, 0.25]]), np.array([0]))
+    b'0.0,0.5,0.25,0.25\\n'
+    """
+    scores, labels = _prediction_arrays(score, predicted_label)
+    rows = (scores.reshape(-1, 1) if scores.ndim == 1 else scores).tolist()
+    if labels is not None:
+        pairs = zip(labels.tolist(), rows, strict=True)
+        rows = [[label, *row] for label, row in pairs]
+    lines = [",".join(map(_finite_text, row)) + "\n" for row in rows]
+    return "".join(lines).encode("ascii")
 
 
 class _Context:

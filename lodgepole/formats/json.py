@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lodgepole.exceptions import DataFormatError
+from lodgepole.formats._predictions import _prediction_arrays
 
 __all__ = [
     "JSON",
@@ -379,18 +380,12 @@ def _prediction_objects(
     score: np.ndarray, predicted_label: np.ndarray | None
 ) -> list[dict[str, Any]]:
     """One dict per row, numbers as float32 values widened to Python floats."""
-    scores = np.asarray(score, dtype=np.float32).astype(np.float64).tolist()
-    if predicted_label is None:
-        return [{"score": s} for s in scores]
-    labels = np.asarray(predicted_label, dtype=np.float32).astype(np.float64)
-    if labels.shape != (len(scores),):
-        raise DataFormatError(
-            f"predicted_label has shape {labels.shape!r}; expected "
-            f"({len(scores)},), one label per score row."
-        )
+    scores, labels = _prediction_arrays(score, predicted_label)
+    if labels is None:
+        return [{"score": s} for s in scores.tolist()]
     return [
         {"score": s, "predicted_label": p}
-        for s, p in zip(scores, labels.tolist(), strict=True)
+        for s, p in zip(scores.tolist(), labels.tolist(), strict=True)
     ]
 
 

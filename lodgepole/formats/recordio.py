@@ -19,7 +19,8 @@ runtime.
 
 The framing layer lives in ``_framing.py`` and the fixed byte layouts of the
 fast path in ``_recordio_layout.py``; this module holds the encoders and the
-general decoder, and re-exports ``read_frames``, ``write_frames`` and ``MAGIC``.
+general decoder, and re-exports ``read_frames``, ``iter_frames`` (its
+streaming form), ``write_frames`` and ``MAGIC``.
 
 ``record_pb2.py`` is generated from ``record.proto``. After changing the
 schema, regenerate it from the repository root with the commands below.
@@ -44,7 +45,13 @@ from google.protobuf.message import DecodeError
 
 from lodgepole.exceptions import DataFormatError
 from lodgepole.formats._framing import MAGIC as MAGIC
-from lodgepole.formats._framing import _scan_frames, _where, read_frames, write_frames
+from lodgepole.formats._framing import (
+    _scan_frames,
+    _where,
+    iter_frames,
+    read_frames,
+    write_frames,
+)
 from lodgepole.formats._recordio_layout import (
     _FEATURES_FIELD,
     _LABEL_FIELD,
@@ -61,6 +68,7 @@ __all__ = [
     "decode_records",
     "encode_prediction_records",
     "encode_records",
+    "iter_frames",
     "read_frames",
     "write_frames",
 ]

@@ -27,7 +27,6 @@ message is cut to a bounded length, so no request echoes much of its input.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from lodgepole.exceptions import DataFormatError
-from lodgepole.formats.csv import decode_csv
+from lodgepole.formats.csv import decode_csv, encode_predictions_csv
 from lodgepole.formats.json import (
     decode_json_instances,
     decode_jsonlines_instances,
@@ -59,7 +58,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         "lodgepole.serving needs Starlette; install it with `pip install starlette`."
     ) from err
 
-__all__ = ["create_app", "encode_predictions_csv", "model_metadata", "openapi_document"]
+__all__ = ["create_app", "model_metadata", "openapi_document"]
 
 logger = logging.getLogger(__name__)
 
@@ -165,67 +164,6 @@ def _decode(content_type: str, body: bytes, source: str) -> Any:
     if content_type == JSONLINES:
         return decode_jsonlines_instances(body, source=source)
     return decode_json_instances(body, source=source)
-
-
-def _number(value: float) -> str:
-    if not math.isfinite(value):
-        raise DataFormatError(
-            "a score or predicted_label is NaN or inf; expected finite predictions."
-        )
-    return repr(value)
-
-
-def encode_predictions_csv(
-    score: np.ndarray, predicted_label: np.ndarray | None
-) -> bytes:
-    """Encode predictions as a ``text/csv`` response body, one line per row.
-
-    Parameters
-    ----------
-    score
-        ``(n,)`` scores, or ``(n, K)`` per-class scores for multiclass.
-    predicted_label
-        ``(n,)`` labels, or None for a regressor.
-
-    Returns
-    -------
-    bytes
-        Lines ``<predicted_label>,<score>`` (binary),
-        ``<predicted_label>,<score_0>,...,<score_K-1>`` (multiclass) or
-        ``<score>`` (regressor), each ending with ``\\n``. Numbers are float32
-        values printed as shortest round-trip doubles, as in the JSON reply.
-
-    Raises
-    ------
-    DataFormatError
-        If a number is NaN or inf, or the shapes disagree.
-
-    Examples
-    --------
-    >>> encode_predictions_csv(np.array([41.5, 2.0]), None)
-    b'41.5\\n2.0\\n'
-    >>> encode_predictions_csv(np.array([0.75]), np.array([1.0]))
-    b'1.0,0.75\\n'
-    >>> encode_predictions_csv(np.array([[0.5, 0.25, 0.25]]), np.array([0]))
-    b'0.0,0.5,0.25,0.25\\n'
-    """
-    scores = np.asarray(score, dtype=np.float32).astype(np.float64)
-    rows = scores.reshape(scores.shape[0], -1).tolist()
-    if predicted_label is None:
-        labels: list[list[float]] = [[] for _ in rows]
-    else:
-        array = np.asarray(predicted_label, dtype=np.float32).astype(np.float64)
-        if array.shape != (len(rows),):
-            raise DataFormatError(
-                f"predicted_label has shape {array.shape!r}; expected "
-                f"({len(rows)},), one label per score row."
-            )
-        labels = [[label] for label in array.tolist()]
-    lines = [
-        ",".join(_number(v) for v in label + row) + "\n"
-        for label, row in zip(labels, rows, strict=True)
-    ]
-    return "".join(lines).encode("ascii")
 
 
 def _encode(response_type: str, prediction: Prediction) -> bytes:

@@ -10,10 +10,12 @@ CSV and JSON Lines shards are read in byte blocks of ``BLOCK_SIZE`` bytes and
 split on newlines; at most ``records_per_chunk`` lines are decoded and scored
 at a time, so memory is about one block plus one chunk of lines (a single
 line longer than a block is held whole). RecordIO-protobuf shards are read
-and decoded whole and then scored ``records_per_chunk`` rows at a time, so
-their memory grows with the shard size: split large RecordIO inputs into
-several shards. Output is written chunk by chunk to a temporary file in the
-output folder, renamed to its final name only when the shard is complete.
+in blocks of 1 MiB and split into frames; ``records_per_chunk`` records at a
+time are decoded and scored, so memory is about one block plus twice one
+chunk of records (the framed records, then their float32 rows); a frame
+longer than any record of ``feature_dim`` features could need is refused
+before it is read. Output is written chunk by chunk to a temporary file in
+the output folder, renamed to its final name only when the shard is complete.
 
 Examples
 --------
@@ -32,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -63,6 +66,8 @@ _JSONLINES_SUFFIXES = (".jsonl", ".jsonlines")
 
 # "'source', line N (row R, byte offset B)" and "line N (instance R)".
 _PLACE = re.compile(r"line (\d+) \((row|instance) (\d+)(?:, byte offset (\d+))?")
+# "'source', record N, byte offset B" and "like record N".
+_RECORD = re.compile(r"record (\d+)(, byte offset \d+)?")
 
 
 def _media_type(value: str) -> str:
@@ -161,14 +166,68 @@ def _text_batches(
         yield features
 
 
+def _max_frame_bytes(feature_dim: int) -> int:
+    """Longest frame payload a record of ``feature_dim`` features can need."""
+    # A value takes at most 8 bytes (float64) or 10 (varint int32), a sparse
+    # key at most 10, plus tags; 1 MiB more covers labels and other entries.
+    return 32 * feature_dim + (1 << 20)
+
+
+def _renumbered(err: DataFormatError, first: int, offsets: Sequence[int]) -> str:
+    """The message of ``err`` with chunk-relative records made file-relative.
+
+    The chunk was framed anew, so byte offsets are looked up in ``offsets``
+    (file offset of each record of the chunk) rather than shifted.
+    """
+
+    def shift(match: re.Match[str]) -> str:
+        index = int(match[1])
+        if match[2] is None:
+            return f"record {index + first}"
+        return f"record {index + first}, byte offset {offsets[index]}"
+
+    return _RECORD.sub(shift, str(err))
+
+
+def _decode_chunk(
+    framed: bytearray, shard: str, feature_dim: int, first: int, offsets: list[int]
+) -> Any:
+    """Features of a chunk of records framed anew; empties ``framed``."""
+    from lodgepole.formats.recordio import decode_records
+
+    data = bytes(framed)
+    framed.clear()
+    try:
+        return decode_records(data, source=shard, feature_dim=feature_dim)[0]
+    except DataFormatError as err:
+        raise DataFormatError(_renumbered(err, first, offsets)) from err
+
+
 def _recordio_batches(
     handle: IO[bytes], shard: str, feature_dim: int, records_per_chunk: int
 ) -> Iterator[Any]:
-    from lodgepole.formats.recordio import decode_records
+    from lodgepole.formats._framing import _stream_records
+    from lodgepole.formats.recordio import write_frames
 
-    features, _ = decode_records(handle.read(), source=shard, feature_dim=feature_dim)
-    for start in range(0, features.shape[0], records_per_chunk):
-        yield features[start : start + records_per_chunk]
+    # Limitation: records are checked against each other within a chunk only,
+    # so a tensor type or label presence differing from record 0 is accepted
+    # at a chunk boundary, and a chunk of dense records is scored as a dense
+    # array even when another chunk of the shard is sparse (same scores up to
+    # float32 rounding). Widths are always checked against feature_dim.
+    records = _stream_records(handle, shard, _max_frame_bytes(feature_dim))
+    first = 0
+    framed = bytearray()
+    while True:
+        # Frame each record as it comes, so its payload is freed at once.
+        offsets = []
+        for offset, payload in itertools.islice(records, records_per_chunk):
+            offsets.append(offset)
+            framed += write_frames([payload])
+        if not offsets:
+            return
+        # Not bound to a name here: the rows are freed once the caller is done.
+        yield _decode_chunk(framed, shard, feature_dim, first, offsets)
+        first += len(offsets)
 
 
 def _transform_shard(
@@ -210,6 +269,7 @@ def _transform_shard(
                 prediction = model.predict(features)
                 out.write(encode(prediction.score, prediction.predicted_label))
                 rows += features.shape[0]
+                del features, prediction  # freed before the next chunk is read
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -14,12 +14,12 @@ from starlette.testclient import TestClient
 import lodgepole
 from lodgepole.exceptions import DataFormatError
 from lodgepole.formats._framing import read_frames
-from lodgepole.formats.csv import encode_csv
+from lodgepole.formats.csv import encode_csv, encode_predictions_csv
 from lodgepole.formats.record_pb2 import Record
 from lodgepole.formats.recordio import encode_prediction_records, encode_records
 from lodgepole.model import LinearModel
 from lodgepole.serving import create_app
-from lodgepole.serving.app import choose_response_type, encode_predictions_csv
+from lodgepole.serving.app import choose_response_type
 
 FEATURE_DIM = 5
 CSV = "text/csv"
