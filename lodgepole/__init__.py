@@ -28,6 +28,7 @@ from lodgepole.exceptions import (
     LodgepoleWarning,
     ModelFormatError,
 )
+from lodgepole.evaluation import Evaluation, evaluate
 from lodgepole.hyperparameters import Hyperparameters
 from lodgepole.learn.results import EpochReport, TrainingResult
 from lodgepole.learn.trainer import train
@@ -40,6 +41,7 @@ __all__ = [
     "DatasetUnavailableError",
     "EndpointError",
     "EpochReport",
+    "Evaluation",
     "Hyperparameters",
     "LinearModel",
     "LodgepoleError",
@@ -49,5 +51,6 @@ __all__ = [
     "PredictorType",
     "TrainingResult",
     "__version__",
+    "evaluate",
     "train",
 ]

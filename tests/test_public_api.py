@@ -13,6 +13,7 @@ def test_public_names_are_pinned():
         "DatasetUnavailableError",
         "EndpointError",
         "EpochReport",
+        "Evaluation",
         "Hyperparameters",
         "LinearModel",
         "LodgepoleError",
@@ -22,6 +23,7 @@ def test_public_names_are_pinned():
         "PredictorType",
         "TrainingResult",
         "__version__",
+        "evaluate",
         "train",
     ]
 
