@@ -18,17 +18,19 @@ True
 
 from lodgepole.__about__ import __version__
 from lodgepole._types import PredictorType
+from lodgepole.estimator import LinearLearner
+from lodgepole.evaluation import Evaluation, evaluate
 from lodgepole.exceptions import (
     ConfigError,
     ConvergenceWarning,
     DataFormatError,
     DatasetUnavailableError,
     EndpointError,
+    JobError,
     LodgepoleError,
     LodgepoleWarning,
     ModelFormatError,
 )
-from lodgepole.evaluation import Evaluation, evaluate
 from lodgepole.hyperparameters import Hyperparameters
 from lodgepole.learn.results import EpochReport, TrainingResult
 from lodgepole.learn.trainer import train
@@ -43,6 +45,8 @@ __all__ = [
     "EpochReport",
     "Evaluation",
     "Hyperparameters",
+    "JobError",
+    "LinearLearner",
     "LinearModel",
     "LodgepoleError",
     "LodgepoleWarning",

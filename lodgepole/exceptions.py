@@ -7,7 +7,8 @@
     ├── DataFormatError (also ValueError)     bad input data: labels, NaN, shapes
     ├── ModelFormatError (also ValueError)    unreadable or incompatible model artifact
     ├── DatasetUnavailableError (also OSError) a data set that cannot be fetched
-    └── EndpointError                         an endpoint error status, or no endpoint
+    ├── EndpointError                         an endpoint error status, or no endpoint
+    └── JobError                              no such training job, or the wrong state
 
     LodgepoleWarning (UserWarning)
     └── ConvergenceWarning                    training hit the epoch cap still improving
@@ -24,6 +25,7 @@ __all__ = [
     "DataFormatError",
     "DatasetUnavailableError",
     "EndpointError",
+    "JobError",
     "LodgepoleError",
     "LodgepoleWarning",
     "ModelFormatError",
@@ -75,6 +77,12 @@ class EndpointError(LodgepoleError):
         super().__init__(prefix + message)
         self.status = status
         self.message = message
+
+
+class JobError(LodgepoleError):
+    """No training job of that name, a name already used, or a job in the
+    wrong state for the request (attach an unfinished job, delete a running
+    one)."""
 
 
 class LodgepoleWarning(UserWarning):

@@ -1,8 +1,9 @@
 """Where lodgepole keeps what outlives one Python process.
 
-Endpoints started by :func:`lodgepole.serving.deploy` (and, later, training
-jobs) are recorded in one SQLite database in a per-user state directory, so
-``lodgepole endpoints list`` in another shell sees them. The directory is
+Endpoints started by :func:`lodgepole.serving.deploy` and training jobs
+(:mod:`lodgepole.jobs`) are recorded in one SQLite database in a per-user
+state directory, so ``lodgepole endpoints list`` or ``lodgepole jobs list`` in
+another shell sees them. The directory is
 
 1. ``$LODGEPOLE_HOME`` when set;
 2. else ``$XDG_STATE_HOME/lodgepole`` when ``XDG_STATE_HOME`` is set;
@@ -52,6 +53,37 @@ _MIGRATIONS: tuple[str, ...] = (
         directory TEXT NOT NULL,
         predictor_type TEXT NOT NULL,
         created_at TEXT NOT NULL
+    );
+    """,
+    # 2: training jobs (lodgepole.jobs) and their per-epoch metrics.
+    """
+    CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        predictor_type TEXT NOT NULL,
+        hyperparameters TEXT NOT NULL,
+        user_hyperparameters TEXT NOT NULL,
+        channels TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        failure_reason TEXT,
+        model_path TEXT,
+        log_path TEXT NOT NULL,
+        directory TEXT NOT NULL,
+        metrics TEXT NOT NULL,
+        best_epoch INTEGER,
+        candidate TEXT,
+        pid INTEGER,
+        pid_started TEXT,
+        host TEXT NOT NULL,
+        seconds REAL
+    );
+    CREATE TABLE job_epochs (
+        job_name TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        metrics TEXT NOT NULL,
+        PRIMARY KEY (job_name, epoch)
     );
     """,
 )

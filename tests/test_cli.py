@@ -9,10 +9,14 @@ from lodgepole.cli import main
 from lodgepole.model import LinearModel
 
 
-def test_cli_demo_trains_both_models_and_prints_the_report(
+def test_cli_demo_runs_the_walkthrough_through_jobs_and_endpoints(
     tmp_path, capsys, monkeypatch
 ):
+    from lodgepole.jobs import list_jobs
+    from lodgepole.serving import list_endpoints
+
     monkeypatch.setenv("LODGEPOLE_DATA_HOME", str(tmp_path / "data"))
+    endpoints_before = {e.name for e in list_endpoints(check=False)}
     code = main(
         [
             "demo",
@@ -21,6 +25,8 @@ def test_cli_demo_trains_both_models_and_prints_the_report(
             "20000",
             "--epochs",
             "3",
+            "--batches",
+            "10",
             "--output",
             str(tmp_path / "out"),
         ]
@@ -28,13 +34,28 @@ def test_cli_demo_trains_both_models_and_prints_the_report(
     out = capsys.readouterr().out
     assert code == 0
     assert "Data: covtype_like" in out
-    assert "== default model: test accuracy" in out
-    assert "== balanced model: test accuracy" in out
+    assert (
+        "Shuffled and split 80/10/10: train 16,000, validation 2,000, test 2,000" in out
+    )
+    assert "== default model ==" in out and "== balanced model ==" in out
+    assert out.count("Scored 2,000 test records through HTTP in 10 batches") == 2
     assert "Aspen" in out and "confusion matrix" in out
-    for name in ("default", "balanced"):
-        model = LinearModel.load(tmp_path / "out" / f"model-{name}")
-        assert model.num_classes == 7
-        assert model.label_names[1] == "Lodgepole Pine"
+    # Two completed jobs whose models are 7-class, endpoints all deleted.
+    jobs = [j for j in list_jobs() if j.name.startswith("covtype-")]
+    names = {j.name.rsplit("-", 7)[0] for j in jobs}
+    assert {"covtype-default", "covtype-balanced"} <= names
+    for job in jobs[-2:]:
+        assert job.status == "Completed" and job.name in out
+        assert LinearModel.load(job.model_path).num_classes == 7
+        assert len(job.history) == 3
+    assert {e.name for e in list_endpoints(check=False)} == endpoints_before
+    report = tmp_path / "out" / "report"
+    html = (report / "index.html").read_text()
+    for png in ("label_counts", "confusion_default", "confusion_balanced", "curves"):
+        assert f'src="{png}.png"' in html and (report / f"{png}.png").stat().st_size
+    # Record sets were written once, in the SageMaker SDK's layout.
+    manifests = list((tmp_path / "out" / "data").glob("*/train/.amazon.manifest"))
+    assert len(manifests) == 1
 
 
 def test_cli_entry_point_version_and_usage_errors():

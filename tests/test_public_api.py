@@ -15,6 +15,8 @@ def test_public_names_are_pinned():
         "EpochReport",
         "Evaluation",
         "Hyperparameters",
+        "JobError",
+        "LinearLearner",
         "LinearModel",
         "LodgepoleError",
         "LodgepoleWarning",

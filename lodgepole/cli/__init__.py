@@ -4,6 +4,12 @@ Commands (``lodgepole COMMAND --help`` describes each):
 
 ``demo covtype``
     The forest-cover walkthrough of the SageMaker multiclass blog post.
+``train --predictor-type T --train DATA [--NAME VALUE ...]``
+    Train a model in a named training job.
+``evaluate MODEL DATA`` or ``evaluate --endpoint NAME DATA``
+    Accuracy, per-class recall and the confusion matrix on labelled data.
+``jobs list | describe | delete``
+    Training jobs, kept in the state directory.
 ``convert SOURCE DESTINATION``
     Convert labelled data between CSV, RecordIO-protobuf, LIBSVM and Parquet.
 ``serve MODEL``
@@ -28,7 +34,7 @@ import sys
 from collections.abc import Sequence
 
 from lodgepole.__about__ import __version__
-from lodgepole.cli import _data, _demo, _endpoints
+from lodgepole.cli import _data, _demo, _endpoints, _jobs, _train
 from lodgepole.cli._common import EXIT_FAILURE, EXIT_USAGE, CommandError
 from lodgepole.exceptions import LodgepoleError
 
@@ -47,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (_demo, _data, _endpoints):
+    for module in (_demo, _train, _jobs, _data, _endpoints):
         module.add_commands(commands)
     return parser
 
@@ -66,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "takes_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     level = (
         logging.DEBUG
         if args.debug
@@ -77,8 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        # A training job lowers the lodgepole logger's level to fill its log
+        # file; the terminal keeps the level chosen here.
+        handler.setLevel(level)
     logging.captureWarnings(True)  # warnings become one log line each
     try:
+        if getattr(args, "takes_extra", False):
+            return int(args.handler(args, extra))
         return int(args.handler(args))
     except (LodgepoleError, CommandError) as err:
         if args.debug:

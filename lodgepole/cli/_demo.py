@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lodgepole.cli._common import EXIT_OK, Progress, epoch_callback
+from lodgepole.cli._common import EXIT_OK, Progress, epoch_callback, positive_int
 from lodgepole.exceptions import LodgepoleError
 
 
@@ -38,71 +38,115 @@ def _load_covtype(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return data
 
 
-def _print_report(name: str, result, channel, label_names) -> None:  # type: ignore[no-untyped-def]
-    from lodgepole.metrics import confusion_matrix, per_class_scores
+def _subsample(data, rows: int | None, seed: int):  # type: ignore[no-untyped-def]
+    from lodgepole import datasets
 
-    X, y = channel
-    predicted = result.model.predict(X).predicted_label
-    k = len(label_names)
-    accuracy = float(np.mean(predicted == y))
-    recall = per_class_scores(y, predicted, k)["recall"]
-    matrix = confusion_matrix(y, predicted, k, normalize="true")
-    width = max(len(n) for n in label_names)
-    print(f"\n== {name} model: test accuracy {accuracy:.4f}")
-    print(f"   chosen candidate: {result.candidate}, best epoch {result.best_epoch}")
-    print(f"   {'class':<{width}}  recall")
-    for label, value in zip(label_names, recall, strict=True):
-        print(f"   {label:<{width}}  {value:.3f}")
-    print("   confusion matrix, rows = true class, row-normalised:")
-    print("   " + " " * width + " " + " ".join(f"{i:>6}" for i in range(k)))
-    for i, row in enumerate(matrix):
-        cells = " ".join(f"{v:6.3f}" for v in row)
-        print(f"   {label_names[i]:<{width}} {cells}")
+    if not rows or data.features.shape[0] <= rows:
+        return data
+    keep = np.sort(
+        np.random.default_rng(seed).permutation(data.features.shape[0])[:rows]
+    )
+    return datasets.Dataset(
+        data.features[keep],
+        data.labels[keep],
+        data.feature_names,
+        data.label_names,
+        data.source,
+    )
+
+
+def _remove_old_record_sets(folder: Path) -> None:
+    """Delete record sets an earlier demo run wrote under ``folder``."""
+    import shutil
+
+    for old in folder.glob("LinearLearner-*"):
+        if (old / "train" / ".amazon.manifest").exists() or not any(old.iterdir()):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from lodgepole import datasets, train
+    from lodgepole import datasets
+    from lodgepole.estimator import LinearLearner
+    from lodgepole.evaluation import evaluate
+    from lodgepole.report import write_report
 
-    data = _load_covtype(args)
-    if args.rows and data.features.shape[0] > args.rows:
-        keep = np.random.default_rng(args.seed).permutation(data.features.shape[0])
-        keep = np.sort(keep[: args.rows])
-        data = datasets.Dataset(
-            data.features[keep],
-            data.labels[keep],
-            data.feature_names,
-            data.label_names,
-            data.source,
-        )
+    started = time.perf_counter()
+    data = _subsample(_load_covtype(args), args.rows, args.seed)
     channels = datasets.split_channels(data, seed=args.seed)
     sizes = ", ".join(f"{k} {len(v[1]):,}" for k, v in channels.items())
-    print(f"Split 80/10/10: {sizes}.")
+    print(f"Shuffled and split 80/10/10: {sizes}.")
     output = Path(args.output)
-    runs = [("default", {}), ("balanced", {"balance_multiclass_weights": True})]
-    for name, extra in runs:
-        hyperparameters = {
-            "predictor_type": "multiclass_classifier",
-            "num_classes": 7,
-            "seed": args.seed,
-            **extra,
-        }
+    X_test, y_test = channels["test"]
+
+    runs = {"default": {}, "balanced": {"balance_multiclass_weights": True}}
+    estimators = {}
+    records: dict[str, Any] | None = None
+    for name, extra in runs.items():
+        hyperparameters: dict[str, Any] = {"num_classes": 7, "seed": args.seed, **extra}
         if args.epochs is not None:
             hyperparameters["epochs"] = args.epochs
-        started = time.perf_counter()
+        estimator = LinearLearner(
+            "multiclass_classifier",
+            base_job_name=f"covtype-{name}",
+            output_path=str(output / "data"),
+            **hyperparameters,
+        )
+        if records is None:  # written once, as the post uploads them once
+            _remove_old_record_sets(output / "data")
+            records = {
+                channel: estimator.record_set(X, y, channel=channel)
+                for channel, (X, y) in channels.items()
+            }
         progress = Progress(name, None, "epochs")
         with progress:
-            result = train(
-                hyperparameters,
-                channels["train"],
-                channels["validation"],
-                channels["test"],
+            estimator.fit(records, callback=epoch_callback(progress))
+        job = estimator.latest_training_job
+        assert job is not None
+        print(
+            f"Training job {job.name}: {job.status} in {job.seconds or 0:.1f}s, "
+            f"model {job.model_path}"
+        )
+        estimators[name] = estimator
+
+    evaluations = {}
+    try:
+        for name, estimator in estimators.items():
+            predictor = estimator.deploy(initial_instance_count=1)
+            print(f"Endpoint {predictor.endpoint_name} in service at {predictor.url}.")
+            scoring = time.perf_counter()
+            evaluations[name] = evaluate(
+                predictor,
+                X_test,
+                y_test,
                 label_names=data.label_names,
-                callback=epoch_callback(progress),
+                batches=args.batches,
             )
-        seconds = time.perf_counter() - started
-        path = result.model.save(output / f"model-{name}")
-        print(f"Trained the {name} model in {seconds:.1f}s; saved to {path}.")
-        _print_report(name, result, channels["test"], data.label_names)
+            seconds = time.perf_counter() - scoring
+            print(
+                f"Scored {len(y_test):,} test records through HTTP in "
+                f"{args.batches} batches in {seconds:.1f}s."
+            )
+    finally:
+        for estimator in estimators.values():
+            estimator.delete_endpoint()
+    print("Endpoints deleted.")
+
+    for name, evaluation in evaluations.items():
+        print(f"\n== {name} model ==")
+        print(evaluation)
+    histories = {
+        name: estimator.latest_training_job.history
+        for name, estimator in estimators.items()
+        if estimator.latest_training_job is not None
+    }
+    report = write_report(
+        output / "report",
+        evaluations,
+        histories=histories,
+        title=f"Forest cover type: default vs balanced ({data.source})",
+    )
+    print(f"\nReport: {report / 'index.html'}")
+    print(f"Done in {time.perf_counter() - started:.0f}s.")
     return EXIT_OK
 
 
@@ -121,5 +165,15 @@ def add_commands(commands: Any) -> None:
     demo.add_argument("--download", action="store_true", help="download the real table")
     demo.add_argument("--epochs", type=int, default=None, help="override epochs")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--output", default="lodgepole-output", help="where models go")
+    demo.add_argument(
+        "--output",
+        default="lodgepole-output",
+        help="folder for the record sets and the report (default lodgepole-output)",
+    )
+    demo.add_argument(
+        "--batches",
+        type=positive_int,
+        default=100,
+        help="HTTP requests the test set is scored in (default 100, as the post)",
+    )
     demo.set_defaults(handler=_demo)
