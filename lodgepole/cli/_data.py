@@ -6,7 +6,13 @@ import argparse
 import time
 from typing import Any
 
-from lodgepole.cli._common import EXIT_OK, CommandError, load_model, positive_int
+from lodgepole.cli._common import (
+    EXIT_OK,
+    CommandError,
+    Progress,
+    load_model,
+    positive_int,
+)
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -41,19 +47,28 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from lodgepole.data.files import list_shards, total_size
     from lodgepole.serving.batch import transform
 
     model = load_model(args.model)
     started = time.perf_counter()
-    written = transform(
-        model,
-        args.inputs,
-        args.output,
-        content_type=args.content_type,
-        accept=args.accept,
-        records_per_chunk=args.records_per_chunk,
-        has_labels=args.has_labels,
-    )
+    size = total_size(list_shards(list(args.inputs)))
+    progress = Progress("scoring", float(size), "MB", scale=1e6)
+
+    def advance(bytes_read: int, records: int) -> None:
+        progress.update(bytes_read, f"{records:,} records")
+
+    with progress:
+        written = transform(
+            model,
+            args.inputs,
+            args.output,
+            content_type=args.content_type,
+            accept=args.accept,
+            records_per_chunk=args.records_per_chunk,
+            has_labels=args.has_labels,
+            progress=advance,
+        )
     seconds = time.perf_counter() - started
     print(
         f"Scored {len(written)} file(s) into {args.output} in {seconds:.1f}s "

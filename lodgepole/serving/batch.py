@@ -39,11 +39,17 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from lodgepole.data.files import RECORDIO, _filesystem, content_type_of, list_shards
+from lodgepole.data.files import (
+    RECORDIO,
+    _filesystem,
+    content_type_of,
+    list_shards,
+    total_size,
+)
 from lodgepole.exceptions import DataFormatError
 from lodgepole.formats.json import JSONLINES, encode_predictions_jsonlines
 
@@ -238,6 +244,7 @@ def _transform_shard(
     accept: str,
     records_per_chunk: int,
     has_labels: bool,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     if accept == RECORDIO:
         from lodgepole.formats.recordio import encode_prediction_records as encode
@@ -270,6 +277,8 @@ def _transform_shard(
                 out.write(encode(prediction.score, prediction.predicted_label))
                 rows += features.shape[0]
                 del features, prediction  # freed before the next chunk is read
+                if progress is not None:
+                    progress(handle.tell(), rows)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -286,6 +295,7 @@ def transform(
     accept: str = JSONLINES,
     records_per_chunk: int = 10_000,
     has_labels: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Score every input shard into ``output_dir/<shard name>.out``.
 
@@ -306,6 +316,9 @@ def transform(
         Rows (lines, for text input) decoded and scored at a time.
     has_labels : bool, default False
         Whether CSV rows start with a label column, which is then ignored.
+    progress : callable, optional
+        Called after each chunk with the bytes of input read and the records
+        scored so far, over all shards (the CLI's progress bar).
 
     Returns
     -------
@@ -348,12 +361,27 @@ def transform(
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    bytes_done = rows_done = 0
+
+    def advance(position: int, rows: int) -> None:
+        if progress is not None:
+            progress(bytes_done + position, rows_done + rows)
+
     for shard in shards:
         kind = _input_type(shard, content_type)
         target = folder / (os.path.basename(shard.rstrip("/")) + ".out")
         rows = _transform_shard(
-            model, shard, kind, target, accept_type, records_per_chunk, has_labels
+            model,
+            shard,
+            kind,
+            target,
+            accept_type,
+            records_per_chunk,
+            has_labels,
+            advance,
         )
+        bytes_done += total_size([shard])
+        rows_done += rows
         logger.info(
             "batch transform shard=%s content_type=%s rows=%d output=%s",
             shard,

@@ -247,3 +247,23 @@ def test_cli_predict_errors(regressor, tmp_path, capsys):
     assert "no model at" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*args, "--output", "o", "--records-per-chunk", "0"])
+
+
+def test_progress_reports_bytes_and_records_over_all_shards(model, tmp_path):
+    X = _rows(23)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.csv").write_bytes(encode_csv(X[:10]))
+    (inputs / "b.pbr").write_bytes(encode_records(X[10:]))
+    size = sum(p.stat().st_size for p in inputs.iterdir())
+    seen: list[tuple[int, int]] = []
+    transform(
+        model,
+        inputs,
+        tmp_path / "out",
+        records_per_chunk=4,
+        progress=lambda done, rows: seen.append((done, rows)),
+    )
+    assert [rows for _, rows in seen] == [4, 8, 10, 14, 18, 22, 23]
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == size
