@@ -40,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             endpoint_name=args.endpoint_name,
+            access_log=args.access_log,
         )
     except FileNotFoundError as err:
         raise CommandError(f"no model at {err.filename or args.model}") from None
@@ -119,6 +120,9 @@ def add_commands(commands: Any) -> None:
     )
     serve.add_argument(
         "--endpoint-name", default=None, help="only name served on /endpoints/"
+    )
+    serve.add_argument(
+        "--access-log", action="store_true", help="log one line per request"
     )
     serve.set_defaults(handler=_serve)
 

@@ -58,7 +58,69 @@ class _BadInstance(Exception):
     """Internal: what is wrong with one instance; the caller adds where."""
 
 
+try:  # optional accelerator, installed with lodgepole[serve]
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+
+def _float_texts_plain(values: np.ndarray) -> list[str]:
+    return list(map(float.__repr__, values.tolist()))
+
+
+def _float_texts_orjson(values: np.ndarray) -> list[str]:
+    """``float.__repr__`` of each value, about 10x faster through orjson.
+
+    orjson prints the same shortest round-trip digits; its layout matches
+    Python's in [1e-4, 1e16) and at zero, where Python writes no exponent.
+    Values outside that range (rare for scores) are printed with repr.
+    """
+    if values.size == 0:
+        return []
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    texts = (
+        _orjson.dumps(values, option=_orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+        .decode("ascii")
+        .split(",")
+    )
+    size = np.abs(values)
+    for i in np.flatnonzero(((size < 1e-4) | (size >= 1e16)) & (values != 0)):
+        texts[i] = float.__repr__(float(values[i]))
+    return texts
+
+
+def _pick_float_texts() -> Any:
+    """The orjson printer if it agrees with repr on a probe, else the plain one."""
+    if _orjson is None:
+        return _float_texts_plain
+    probe = np.array(
+        [0.1, 0.5, 1.0, 123.456, 1e15, 9.5e15, -0.0, 0.0, 3.4e-4, 1e-4, -2.75, 7.0],
+        dtype=np.float32,
+    ).astype(np.float64)
+    try:
+        agrees = _float_texts_orjson(probe) == _float_texts_plain(probe)
+    except Exception:  # any surprise from another orjson version: do without
+        agrees = False
+    return _float_texts_orjson if agrees else _float_texts_plain
+
+
+_float_texts = _pick_float_texts()
+
+
 def _loads(text: bytes | str) -> Any:
+    """Parse JSON; orjson when installed (about 7x faster), else the stdlib.
+
+    orjson accepts strictly standard JSON and then gives the same objects as
+    :func:`json.loads`. Whatever it refuses (NaN and Infinity literals,
+    integers beyond 64 bits, lone surrogates, other encodings, bad syntax)
+    goes to :func:`json.loads`, which decides and words the error, so both
+    paths accept and reject the same bodies with the same messages.
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
     # NaN and Infinity parse to floats so the instance check can name them.
     return json.loads(text, parse_constant=float)
 
@@ -376,27 +438,41 @@ def _csr(parsed: list[tuple[np.ndarray | None, np.ndarray]], width: int) -> Any:
     )
 
 
-def _prediction_objects(
+def _prediction_texts(
     score: np.ndarray, predicted_label: np.ndarray | None
-) -> list[dict[str, Any]]:
-    """One dict per row, numbers as float32 values widened to Python floats."""
+) -> list[str]:
+    """One JSON object text per row, as ``json.dumps`` would write it.
+
+    Numbers are float32 values widened to float64 and printed with
+    ``float.__repr__`` (the shortest round-trip form, which is what
+    :func:`json.dumps` uses); building the text directly is about 5x faster
+    than building dicts and dumping them.
+    """
     scores, labels = _prediction_arrays(score, predicted_label)
-    if labels is None:
-        return [{"score": s} for s in scores.tolist()]
-    return [
-        {"score": s, "predicted_label": p}
-        for s, p in zip(scores.tolist(), labels.tolist(), strict=True)
-    ]
-
-
-def _dumps(value: Any) -> str:
-    try:
-        return json.dumps(value, allow_nan=False)
-    except ValueError as err:
+    finite = np.isfinite(scores).all() and (
+        labels is None or np.isfinite(labels).all()
+    )
+    if not finite:
         raise DataFormatError(
             "a score or predicted_label is NaN or inf, which JSON cannot carry; "
             "expected finite predictions."
-        ) from err
+        )
+    if scores.ndim == 1:
+        score_texts = _float_texts(scores)
+    elif scores.shape[1] == 0:
+        score_texts = ["[]"] * scores.shape[0]
+    else:
+        flat = _float_texts(scores.ravel())
+        k = scores.shape[1]
+        score_texts = [
+            "[" + ", ".join(flat[i : i + k]) + "]" for i in range(0, len(flat), k)
+        ]
+    if labels is None:
+        return ['{"score": ' + s + "}" for s in score_texts]
+    return [
+        '{"score": ' + s + ', "predicted_label": ' + p + "}"
+        for s, p in zip(score_texts, _float_texts(labels), strict=True)
+    ]
 
 
 def encode_predictions_json(
@@ -429,8 +505,8 @@ def encode_predictions_json(
     >>> encode_predictions_json(np.array([[0.5, 0.25, 0.25]]), np.array([0]))
     b'{"predictions": [{"score": [0.5, 0.25, 0.25], "predicted_label": 0.0}]}'
     """
-    objects = _prediction_objects(score, predicted_label)
-    return _dumps({"predictions": objects}).encode("utf-8")
+    objects = _prediction_texts(score, predicted_label)
+    return ('{"predictions": [' + ", ".join(objects) + "]}").encode("ascii")
 
 
 def encode_predictions_jsonlines(
@@ -461,5 +537,5 @@ def encode_predictions_jsonlines(
     >>> encode_predictions_jsonlines(np.array([0.5, 0.125]), None)
     b'{"score": 0.5}\\n{"score": 0.125}\\n'
     """
-    objects = _prediction_objects(score, predicted_label)
-    return "".join(_dumps(obj) + "\n" for obj in objects).encode("utf-8")
+    objects = _prediction_texts(score, predicted_label)
+    return "".join(obj + "\n" for obj in objects).encode("ascii")
