@@ -50,6 +50,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lodgepole._process import running, start_time
 from lodgepole.exceptions import ConfigError, JobError
 from lodgepole.state import connect, state_dir
 
@@ -217,34 +218,14 @@ def _now() -> str:
 # --- process liveness ----------------------------------------------------------
 
 
-def _process_start(pid: int) -> str | None:
-    """Start time of ``pid`` in clock ticks since boot (Linux), else None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]
-
-
 def _process_alive(pid: int, started: str | None) -> bool:
     """Whether ``pid`` still runs and is the process that started the job.
 
-    On Linux a recorded start time guards against a recycled process id,
-    and zombies count as gone.
+    On Linux a recorded start time guards against a recycled process id.
     """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not running(pid):
         return False
-    except PermissionError:
-        return True
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
-    except OSError:
-        return True  # no /proc: trust os.kill
-    if fields[0] in ("Z", "X"):
-        return False
-    return started is None or fields[19] == started
+    return started is None or start_time(pid) in (None, started)
 
 
 # --- rows -----------------------------------------------------------------------
@@ -509,7 +490,7 @@ def create_job(
                     str(log_path),
                     str(directory),
                     pid,
-                    _process_start(pid),
+                    start_time(pid),
                     socket.gethostname(),
                 ),
             )

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from lodgepole._process import running
 from lodgepole.exceptions import ConfigError, EndpointError
 from lodgepole.state import connect, state_dir
 
@@ -128,41 +129,23 @@ def default_endpoint_name(predictor_type: str, now: datetime | None = None) -> s
     return f"lodgepole-{predictor_type.replace('_', '-')}-{stamp}"
 
 
-def _process_state(pid: int) -> str | None:
-    """Linux process state letter from /proc, or None when not readable."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[0]
-
-
 def server_alive(pid: int | None, port: int) -> bool:
     """True when ``pid`` is a running lodgepole server on ``port``.
 
     On Linux the command line is checked too, so a recycled process id is
-    not mistaken for the server; zombies count as gone.
+    not mistaken for the server.
     """
-    if pid is None or pid <= 0:
+    if pid is None or not running(pid):
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return Path("/proc/self/cmdline").exists() is False
+    except OSError:
         return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.parent.exists():
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            return False
-        if _process_state(pid) in (None, "Z", "X"):
-            return False
-        if args == [b""]:  # exiting: memory released, not yet a zombie
-            return True
-        return b"lodgepole.cli" in args and str(port).encode() in args
-    return True
+    if args == [b""]:  # exiting: memory released, not yet a zombie
+        return True
+    return b"lodgepole.cli" in args and str(port).encode() in args
 
 
 def ping(url: str, timeout: float = PING_TIMEOUT_SECONDS) -> bool:

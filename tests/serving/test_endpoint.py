@@ -17,6 +17,7 @@ import pytest
 import scipy.sparse as sp
 
 import lodgepole
+from lodgepole._process import running as _alive
 from lodgepole.exceptions import ConfigError, LodgepoleError
 from lodgepole.model import LinearModel
 from lodgepole.serving import (
@@ -62,15 +63,6 @@ def predictor(model) -> Iterator[Predictor]:
         yield endpoint
     finally:
         endpoint.delete_endpoint()
-
-
-def _alive(pid: int | None) -> bool:
-    """True while ``pid`` is a live (not zombie) process."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _children(pid: int | None) -> list[int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lodgepole._process import running as _alive
 from lodgepole.exceptions import ConfigError, EndpointError, LodgepoleError
 from lodgepole.model import LinearModel
 from lodgepole.serving import (
@@ -39,14 +40,6 @@ JSON = "application/json"
 def _model() -> LinearModel:
     weights = np.array([[1.0, -1.0, 0.0], [0.5, 2.0, -1.0], [0.0, 1.0, 0.5]])
     return LinearModel("multiclass_classifier", weights, np.zeros(3), "softmax")
-
-
-def _alive(pid: int | None) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

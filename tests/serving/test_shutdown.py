@@ -13,25 +13,17 @@ import os
 import signal
 import socket
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lodgepole._process import running as _alive
 from lodgepole.model import LinearModel
 from lodgepole.serving import describe_endpoint, list_endpoints
 
 pytest.importorskip("uvicorn")
 
 IN_FLIGHT = 8
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _read_response(sock: socket.socket) -> tuple[int, bytes]:
