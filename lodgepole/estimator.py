@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -91,8 +92,14 @@ class LinearLearner:
     predictor_type
         ``binary_classifier``, ``multiclass_classifier`` or ``regressor``.
     instance_count
-        Machines to train on. Only 1 for now: distributed training arrives
-        with the Dask executor.
+        Worker processes to train on. Above 1 (and without ``cluster``),
+        each fit starts a local Dask cluster of that many worker processes
+        and trains data-parallel on it (``pip install "lodgepole[dask]"``).
+    cluster
+        A Dask scheduler address (``"tcp://10.0.0.5:8786"``) or a
+        ``distributed.Client``: train data-parallel on that cluster.
+    syncs_per_epoch
+        With Dask: times per epoch the workers' parameters are averaged.
     instance_type, role
         Accepted so SageMaker code runs unchanged, and ignored.
     base_job_name
@@ -143,6 +150,8 @@ class LinearLearner:
         role: str | None = None,
         base_job_name: str | None = None,
         output_path: str | os.PathLike[str] | None = None,
+        cluster: Any = None,
+        syncs_per_epoch: int = 1,
         **hyperparameters: Any,
     ) -> None:
         self._hp = Hyperparameters.from_dict(
@@ -154,7 +163,15 @@ class LinearLearner:
         self.role = role
         self.base_job_name = base_job_name
         self.output_path = output_path
+        self.cluster = cluster
+        self.syncs_per_epoch = syncs_per_epoch
         _check_instance_count(instance_count)
+        if isinstance(syncs_per_epoch, bool) or not isinstance(syncs_per_epoch, int):
+            raise ConfigError(
+                f"syncs_per_epoch must be an integer; got {syncs_per_epoch!r}."
+            )
+        if syncs_per_epoch < 1:
+            raise ConfigError(f"syncs_per_epoch must be >= 1; got {syncs_per_epoch!r}.")
         if base_job_name is not None:
             check_job_name(base_job_name)
         self.model: LinearModel | None = None
@@ -329,13 +346,15 @@ class LinearLearner:
             if callback is not None:
                 callback(report)
 
-        result = train(
-            hp,
-            channels["train"],
-            channels.get("validation"),
-            channels.get("test"),
-            callback=record,
-        )
+        with self._executor() as executor:
+            result = train(
+                hp,
+                channels["train"],
+                channels.get("validation"),
+                channels.get("test"),
+                callback=record,
+                executor=executor,
+            )
         model_path = result.model.save(job_directory(name) / MODEL_FILE)
         job = complete_job(
             name,
@@ -347,6 +366,18 @@ class LinearLearner:
         )
         self.model, self.training_result = result.model, result
         return job
+
+    def _executor(self) -> Any:
+        """A context giving the training executor: None (local) or Dask."""
+        if self.cluster is None and self.instance_count == 1:
+            return _no_executor()
+        from lodgepole.distributed import DaskExecutor
+
+        if self.cluster is not None:
+            return DaskExecutor(self.cluster, syncs_per_epoch=self.syncs_per_epoch)
+        return DaskExecutor(
+            n_workers=self.instance_count, syncs_per_epoch=self.syncs_per_epoch
+        )
 
     def _create_job(
         self, job_name: str | None, hp: Hyperparameters, channels: dict[str, Any]
@@ -479,14 +510,14 @@ class LinearLearner:
 # --- helpers ----------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _no_executor() -> Iterator[None]:
+    yield None
+
+
 def _check_instance_count(count: object) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ConfigError(f"instance_count must be an integer >= 1; got {count!r}.")
-    if count > 1:
-        raise ConfigError(
-            f"instance_count={count} is not supported yet: distributed training "
-            "arrives with the Dask executor. Use instance_count=1."
-        )
 
 
 def _check_channel_name(channel: object) -> None:

@@ -7,6 +7,7 @@
     ├── DataFormatError (also ValueError)     bad input data: labels, NaN, shapes
     ├── ModelFormatError (also ValueError)    unreadable or incompatible model artifact
     ├── DatasetUnavailableError (also OSError) a data set that cannot be fetched
+    ├── ClusterError (also OSError)           Dask cluster unreachable or out of workers
     ├── EndpointError                         an endpoint error status, or no endpoint
     └── JobError                              no such training job, or the wrong state
 
@@ -20,6 +21,7 @@ handle (``ValueError``, ``OSError``).
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "ConfigError",
     "ConvergenceWarning",
     "DataFormatError",
@@ -50,6 +52,10 @@ class ModelFormatError(LodgepoleError, ValueError):
 
 class DatasetUnavailableError(LodgepoleError, OSError):
     """A data set is neither cached nor downloadable (for example when offline)."""
+
+
+class ClusterError(LodgepoleError, OSError):
+    """The Dask cluster cannot be reached, or lost workers twice in one round."""
 
 
 class EndpointError(LodgepoleError):

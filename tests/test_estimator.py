@@ -230,11 +230,11 @@ def test_invalid_hyperparameter_value_fails_at_construction() -> None:
         LinearLearner("regressor", epochs=0)
 
 
-def test_instance_count_above_one_waits_for_the_dask_executor() -> None:
-    with pytest.raises(ConfigError, match="Dask executor"):
-        LinearLearner("regressor", instance_count=2)
+def test_instance_count_and_syncs_are_checked_at_construction() -> None:
     with pytest.raises(ConfigError, match="instance_count must be an integer"):
         LinearLearner("regressor", instance_count=0)
+    with pytest.raises(ConfigError, match="syncs_per_epoch must be"):
+        LinearLearner("regressor", instance_count=2, syncs_per_epoch=0)
 
 
 def test_missing_train_channel_fails_before_any_job(

@@ -91,8 +91,15 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
     from lodgepole.estimator import LinearLearner
 
     values = _hyperparameters(args, extra)
+    if args.scheduler is not None and args.workers is not None:
+        raise CommandError("give --workers N or --scheduler ADDRESS, not both")
     estimator = LinearLearner(
-        values.pop("predictor_type"), base_job_name=args.base_job_name, **values
+        values.pop("predictor_type"),
+        base_job_name=args.base_job_name,
+        instance_count=args.workers or 1,
+        cluster=args.scheduler,
+        syncs_per_epoch=args.syncs_per_epoch,
+        **values,
     )
     channels = {
         name: location
@@ -175,6 +182,24 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--job-name", default=None, help="default: base name + time")
     train.add_argument(
         "--base-job-name", default=None, help="prefix of the generated job name"
+    )
+    train.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="train data-parallel on a local Dask cluster of N worker processes",
+    )
+    train.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train data-parallel on this Dask cluster, e.g. tcp://10.0.0.5:8786",
+    )
+    train.add_argument(
+        "--syncs-per-epoch",
+        type=positive_int,
+        default=1,
+        help="with Dask: parameter averagings per epoch (default 1)",
     )
     train.set_defaults(handler=_train, takes_extra=True)
 

@@ -147,9 +147,7 @@ def _one_plain_line(
     if not all(match(cell) for cell in cells):
         return None
     with np.errstate(over="ignore"):
-        values = np.array(list(map(float, cells)), dtype=np.float64).astype(
-            np.float32
-        )
+        values = np.array(list(map(float, cells)), dtype=np.float64).astype(np.float32)
     if not np.isfinite(values).all():
         return None
     if has_labels:

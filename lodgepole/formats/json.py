@@ -449,9 +449,7 @@ def _prediction_texts(
     than building dicts and dumping them.
     """
     scores, labels = _prediction_arrays(score, predicted_label)
-    finite = np.isfinite(scores).all() and (
-        labels is None or np.isfinite(labels).all()
-    )
+    finite = np.isfinite(scores).all() and (labels is None or np.isfinite(labels).all())
     if not finite:
         raise DataFormatError(
             "a score or predicted_label is NaN or inf, which JSON cannot carry; "

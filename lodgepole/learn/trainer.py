@@ -14,6 +14,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -43,7 +44,7 @@ from lodgepole.learn.selection import calibrate_thresholds
 from lodgepole.metrics import compute_metrics
 from lodgepole.model import LinearModel
 
-__all__ = ["EpochReport", "TrainingResult", "train"]
+__all__ = ["EpochReport", "Executor", "LocalExecutor", "TrainingResult", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,36 @@ PRUNE_SAMPLE = 10_000
 PRUNE_FLOOR = 4
 
 
+class Executor(Protocol):
+    """Where the passes over the train channel run.
+
+    The trainer calls :meth:`open_train` once for the train channel and
+    :meth:`run_epoch` once per epoch; it never knows which executor it has.
+    """
+
+    def open_train(self, data: object, *, budget: int | None) -> InMemoryChannel:
+        """The train channel for ``data`` as :func:`train` received it."""
+
+    def run_epoch(self, trainer: _Trainer, epoch: int) -> np.ndarray:
+        """Train ``trainer.stack`` one epoch; each candidate's mean objective."""
+
+
+class LocalExecutor:
+    """The default executor: every epoch runs in this process.
+
+    Examples
+    --------
+    >>> LocalExecutor().open_train((np.eye(2), [0, 1]), budget=None).num_records
+    2
+    """
+
+    def open_train(self, data: object, *, budget: int | None) -> InMemoryChannel:
+        return as_channel("train", data, budget=budget)
+
+    def run_epoch(self, trainer: _Trainer, epoch: int) -> np.ndarray:
+        return trainer.local_epoch(epoch)
+
+
 class _Trainer:
     """One training run: set-up, epochs, selection. :func:`train` drives it."""
 
@@ -79,7 +110,9 @@ class _Trainer:
         *,
         label_names: tuple[str, ...] | None = None,
         prune: bool = True,
+        executor: Executor | None = None,
     ) -> None:
+        self.executor = LocalExecutor() if executor is None else executor
         self.label_names = label_names
         self.prune = prune
         self.best: BestStates | None = None
@@ -248,6 +281,10 @@ class _Trainer:
 
     def run_epoch(self, epoch: int) -> np.ndarray:
         """Train one epoch; return each candidate's mean training objective."""
+        return self.executor.run_epoch(self, epoch)
+
+    def local_epoch(self, epoch: int) -> np.ndarray:
+        """:meth:`run_epoch` in this process, with mid-epoch pruning."""
         size = self._mini_batch_size
         total = np.zeros(self.stack.num_models)
         count = 0
@@ -644,6 +681,7 @@ def train(
     label_names: tuple[str, ...] | list[str] | None = None,
     callback: Callable[[EpochReport], None] | None = None,
     memory_budget: int | None = None,
+    executor: Executor | None = None,
 ) -> TrainingResult:
     """Train a linear learner on in-memory data.
 
@@ -667,6 +705,9 @@ def train(
         Bytes; a channel given as files larger than this is streamed shard
         by shard instead of loaded (default: 2 GiB, or
         ``$LODGEPOLE_MEMORY_BUDGET``).
+    executor
+        Where the epochs run: :class:`LocalExecutor` (the default) or, for
+        example, ``lodgepole.distributed.DaskExecutor``.
 
     Returns
     -------
@@ -693,12 +734,13 @@ def train(
     True
     """
     hp = _coerce_hyperparameters(hyperparameters)
-    channels = {"train": as_channel("train", train, budget=memory_budget)}
+    executor = LocalExecutor() if executor is None else executor
+    channels = {"train": executor.open_train(train, budget=memory_budget)}
     for name, data in (("validation", validation), ("test", test)):
         if data is not None:
             channels[name] = as_channel(name, data, budget=memory_budget)
     names = None if label_names is None else tuple(str(n) for n in label_names)
-    trainer = _Trainer(hp, channels, callback, label_names=names)
+    trainer = _Trainer(hp, channels, callback, label_names=names, executor=executor)
     if names is not None and len(names) != trainer.num_classes:
         what = "classes" if trainer.predictor_type.is_classifier else "target"
         raise ConfigError(

@@ -1,0 +1,156 @@
+"""What runs inside a Dask worker: read a part of the train channel, train a round.
+
+A *part* is the slice of the train channel one worker trains on: a list of
+shards it reads itself (:class:`FilePart`), or an
+:class:`~lodgepole.data.InMemoryChannel` the driver scattered to it. A decoded
+:class:`FilePart` is cached in the worker process, keyed by its shards and
+the executor session, so later epochs do not read the files again; parts of
+other sessions are dropped when a new session's part is read.
+
+Notes
+-----
+Limitation: within one executor session shards are assumed unchanged; a
+file rewritten in place between two trainings on the same executor is not
+read again. Use a new executor (session) after changing the data.
+
+A *round* is one worker's share of one synchronisation period: the records of
+round ``r`` of ``rounds`` of its part, stepped through in mini-batches exactly
+as the local trainer does, starting from the stack the driver sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from lodgepole.data.memory import InMemoryChannel
+from lodgepole.learn._state import RecordWeighting
+from lodgepole.learn.candidates import CandidateStack
+
+__all__ = ["FilePart", "RoundResult", "RoundSpec", "part_records", "train_round"]
+
+logger = logging.getLogger(__name__)
+
+#: Decoded parts of this worker process, by :attr:`FilePart.key`.
+_CACHE: dict[tuple[str, tuple[str, ...], str | None], InMemoryChannel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """Shards one worker reads straight from their location (path or URL)."""
+
+    shards: tuple[str, ...]
+    content_type: str | None = None
+    session: str = ""
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...], str | None]:
+        return self.session, self.shards, self.content_type
+
+
+@dataclass(frozen=True)
+class RoundSpec:
+    """How a worker steps through its records in one round (as the trainer does)."""
+
+    mini_batch_size: int
+    shuffle: bool
+    seed: int
+    round: int
+    rounds: int
+    weighting: RecordWeighting
+    #: ``(label_mean, label_scale)`` that regression labels are normalised by.
+    label_normalisation: tuple[float, float] | None = None
+
+    def loss_labels(self, labels: np.ndarray) -> np.ndarray:
+        if self.label_normalisation is None:
+            return labels
+        mean, scale = self.label_normalisation
+        shifted = (labels - np.float32(mean)) / np.float32(scale)
+        return shifted.astype(np.float32)
+
+
+@dataclass(eq=False)
+class RoundResult:
+    """A worker's stack after its round, the records it saw and their loss sum."""
+
+    stack: CandidateStack
+    loss_sum: np.ndarray
+    num_records: int
+
+
+def _channel(part: FilePart | InMemoryChannel) -> InMemoryChannel:
+    """The part's records, read and cached on first use in this process."""
+    if isinstance(part, InMemoryChannel):
+        return part
+    from lodgepole.data.files import read_files
+
+    with _CACHE_LOCK:
+        cached = _CACHE.get(part.key)
+        if cached is None:
+            for stale in [k for k in _CACHE if k[0] != part.session]:
+                del _CACHE[stale]
+            features, labels = read_files(
+                list(part.shards), content_type=part.content_type
+            )
+            cached = InMemoryChannel("train", features, labels)
+            _CACHE[part.key] = cached
+            logger.info(
+                "part read shards=%d records=%d", len(part.shards), cached.num_records
+            )
+    return cached
+
+
+def part_records(part: FilePart | InMemoryChannel) -> int:
+    """Read (and cache) a part on this worker; return its number of records."""
+    return _channel(part).num_records
+
+
+def _round_rows(num_records: int, spec: RoundSpec, part_index: int) -> np.ndarray:
+    """Row numbers of round ``spec.round``: a contiguous chunk of the epoch order."""
+    if spec.shuffle:
+        rng = np.random.default_rng([spec.seed, part_index, 0x5AFF])
+        order = rng.permutation(num_records)
+    else:
+        order = np.arange(num_records)
+    bounds = np.linspace(0, num_records, spec.rounds + 1).astype(np.int64)
+    return order[bounds[spec.round] : bounds[spec.round + 1]]
+
+
+def train_round(
+    part: FilePart | InMemoryChannel,
+    stack: CandidateStack,
+    spec: RoundSpec,
+    part_index: int,
+) -> RoundResult:
+    """Step ``stack`` through this round's mini-batches of ``part``.
+
+    The stack's running average restarts at the round start, so the
+    returned ``stack.average_params`` averages this round's iterates only.
+    """
+    channel = _channel(part)
+    rows = _round_rows(channel.num_records, spec, part_index)
+    size = spec.mini_batch_size
+    total = np.zeros(stack.num_models)
+    stack.start_averaging()
+    # One thread per worker process: threaded BLAS only slows mini-batches.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, rows.size, size):
+            batch: np.ndarray | slice
+            if spec.shuffle:
+                batch = np.sort(rows[start : start + size])
+            else:  # one contiguous run of rows: slice it, a view
+                first = int(rows[0])
+                batch = slice(first + start, first + min(start + size, rows.size))
+            labels = channel.labels[batch]
+            weights = None if channel.weights is None else channel.weights[batch]
+            total += stack.step(
+                channel.features[batch],
+                spec.loss_labels(labels),
+                spec.weighting(labels, weights),
+            )
+    return RoundResult(stack, total, int(rows.size))
