@@ -306,7 +306,7 @@ with open(sys.argv[1], "ab") as log:
         sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         start_new_session=True,
     )
-print(process.pid)
+sys.stdout.write(str(process.pid))
 """
 
 
