@@ -125,6 +125,15 @@ def _loads(text: bytes | str) -> Any:
     return json.loads(text, parse_constant=float)
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (orjson and the stdlib agree)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
+
+
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -180,7 +189,7 @@ def decode_json_instances(
     instances = document["instances"]
     if not isinstance(instances, list):
         raise DataFormatError(
-            f'{source!r}: "instances" is a {type(instances).__name__}; expected '
+            f'{source!r}: "instances" is a JSON {_json_type(instances)}; expected '
             "a list with one instance per row."
         )
     places = [f"{source!r}, instance {i}" for i in range(len(instances))]
@@ -271,7 +280,7 @@ def _unwrap(instance: Any) -> list[Any] | dict[str, Any]:
         return instance
     if not isinstance(instance, dict):
         raise _BadInstance(
-            f"got a JSON {type(instance).__name__}; expected an object or a list "
+            f"got a JSON {_json_type(instance)}; expected an object or a list "
             "of numbers."
         )
     if "features" in instance:
@@ -291,7 +300,7 @@ def _unwrap(instance: Any) -> list[Any] | dict[str, Any]:
 
 def _expect_list(value: Any, name: str) -> list[Any]:
     if not isinstance(value, list):
-        raise _BadInstance(f"{name} is a {type(value).__name__}; expected a list.")
+        raise _BadInstance(f"{name} is a JSON {_json_type(value)}; expected a list.")
     return value
 
 

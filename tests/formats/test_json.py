@@ -265,7 +265,7 @@ def test_thousand_row_request_is_dense_and_exact() -> None:
         (b"\xff\xfe", r"'req': the body is not valid JSON"),
         (b'{"rows": [[1, 2]]}', r"'req': missing \"instances\""),
         (b"[[1, 2]]", r"'req': missing \"instances\""),
-        (b'{"instances": {"a": 1}}', r'"instances" is a dict; expected a list'),
+        (b'{"instances": {"a": 1}}', r'"instances" is a JSON object; expected a list'),
         (b'{"instances": []}', r"'req': the request holds no instances"),
         (
             b'{"instances": [[1, 2], [1, 2, 3]]}',
@@ -305,11 +305,11 @@ def test_thousand_row_request_is_dense_and_exact() -> None:
         ),
         (
             b'{"instances": [{"features": [1, 2]}, 7]}',
-            r"instance 1: got a JSON int; expected an object or a list",
+            r"instance 1: got a JSON number; expected an object or a list",
         ),
         (
             b'{"instances": [{"features": "1,2"}]}',
-            r"instance 0: \"features\" is a str; expected a list",
+            r"instance 0: \"features\" is a JSON string; expected a list",
         ),
         (
             b'{"instances": [{"configuration": {}}]}',
@@ -317,7 +317,7 @@ def test_thousand_row_request_is_dense_and_exact() -> None:
         ),
         (
             b'{"instances": [{"data": {"features": {"values": 3}}}]}',
-            r"\"values\" is a int; expected a list",
+            r"\"values\" is a JSON number; expected a list",
         ),
         (
             b'{"instances": [{"data": {"features": {"values": [1, "2"]}}}]}',
@@ -355,7 +355,7 @@ def sparse(keys: object, shape: object, values: object) -> dict:
             r"\"keys\"\[0\] is 1.0; expected a non-negative integer",
         ),
         (sparse([True], [4], [1]), r"\"keys\"\[0\] is True; expected a non-negative"),
-        (sparse(3, [4], [1]), r"\"keys\" is a int; expected a list"),
+        (sparse(3, [4], [1]), r"\"keys\" is a JSON number; expected a list"),
         (
             sparse([1], 4, [1]),
             r"\"shape\" is 4; expected a one-element list \[feature_dim\]",
@@ -397,7 +397,9 @@ def test_jsonlines_errors_name_line_and_instance() -> None:
         DataFormatError, match=r"line 2 \(instance 1\): \"features\"\[0\] is nan"
     ):
         decode_jsonlines_instances(b'[1]\n{"features": [NaN]}\n', source="req")
-    with pytest.raises(DataFormatError, match=r"line 1 \(instance 0\): got a JSON str"):
+    with pytest.raises(
+        DataFormatError, match=r"line 1 \(instance 0\): got a JSON string"
+    ):
         decode_jsonlines_instances(b'"1,2"\n', source="req")
     with pytest.raises(DataFormatError, match=r"'req': the request holds no instances"):
         decode_jsonlines_instances(b"\n \n", source="req")
