@@ -25,18 +25,33 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from lodgepole._types import PredictorType
 from lodgepole.data.memory import InMemoryChannel
 from lodgepole.learn._state import RecordWeighting
 from lodgepole.learn.candidates import CandidateStack
 
-__all__ = ["FilePart", "RoundResult", "RoundSpec", "part_records", "train_round"]
+__all__ = [
+    "FilePart",
+    "PartMeta",
+    "RoundResult",
+    "RoundSpec",
+    "part_check_labels",
+    "part_labels",
+    "part_meta",
+    "part_records",
+    "part_rows",
+    "train_round",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Decoded parts of this worker process, by :attr:`FilePart.key`.
 _CACHE: dict[tuple[str, tuple[str, ...], str | None], InMemoryChannel] = {}
+#: Records of each shard of a cached part, in part order, by :attr:`FilePart.key`.
+_COUNTS: dict[tuple[str, tuple[str, ...], str | None], tuple[int, ...]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -87,22 +102,109 @@ def _channel(part: FilePart | InMemoryChannel) -> InMemoryChannel:
     """The part's records, read and cached on first use in this process."""
     if isinstance(part, InMemoryChannel):
         return part
-    from lodgepole.data.files import read_files
-
     with _CACHE_LOCK:
         cached = _CACHE.get(part.key)
         if cached is None:
             for stale in [k for k in _CACHE if k[0] != part.session]:
                 del _CACHE[stale]
-            features, labels = read_files(
-                list(part.shards), content_type=part.content_type
-            )
-            cached = InMemoryChannel("train", features, labels)
+                _COUNTS.pop(stale, None)
+            cached, counts = _read_part(part)
             _CACHE[part.key] = cached
+            _COUNTS[part.key] = counts
             logger.info(
                 "part read shards=%d records=%d", len(part.shards), cached.num_records
             )
     return cached
+
+
+def _read_part(part: FilePart) -> tuple[InMemoryChannel, tuple[int, ...]]:
+    """Decode the part's shards one by one; the records and each shard's count.
+
+    The records are those :func:`~lodgepole.data.files.read_files` returns
+    for the same shard list; a shard without labels is rejected by name, as
+    the driver's streaming channel does.
+    """
+    from lodgepole.data.files import read_files
+    from lodgepole.exceptions import DataFormatError
+
+    features: list[object] = []
+    labels: list[np.ndarray] = []
+    for shard in part.shards:
+        X, y = read_files(shard, content_type=part.content_type)
+        if y is None:
+            raise DataFormatError(
+                f"channel 'train': shard {shard!r} carries no labels; "
+                "training channels need a label in every record."
+            )
+        features.append(X)
+        labels.append(y)
+    widths = {X.shape[1] for X in features}  # type: ignore[attr-defined]
+    if len(widths) > 1:
+        raise DataFormatError(
+            f"channel 'train': shards disagree on the feature count: {sorted(widths)}."
+        )
+    counts = tuple(int(X.shape[0]) for X in features)  # type: ignore[attr-defined]
+    if any(sp.issparse(X) for X in features):
+        merged: object = sp.vstack([sp.csr_matrix(X) for X in features], format="csr")
+    else:
+        merged = np.concatenate(features)  # type: ignore[arg-type]
+    return InMemoryChannel("train", merged, np.concatenate(labels)), counts
+
+
+@dataclass(frozen=True)
+class PartMeta:
+    """What the driver needs to know of a part without reading it."""
+
+    #: Records of each shard, in the part's shard order.
+    counts: tuple[int, ...]
+    feature_dim: int
+    is_sparse: bool
+
+
+def part_meta(part: FilePart) -> PartMeta:
+    """Read (and cache) a file part on this worker; its shape, shard by shard."""
+    channel = _channel(part)
+    return PartMeta(_COUNTS[part.key], channel.feature_dim, channel.is_sparse)
+
+
+def part_check_labels(
+    part: FilePart, predictor_type: PredictorType, num_classes: int
+) -> None:
+    """Check a part's labels shard by shard, as the local streaming channel does.
+
+    Raises
+    ------
+    DataFormatError
+        Naming the first invalid label's row within its shard, and the shard.
+    """
+    from lodgepole.exceptions import DataFormatError
+
+    channel = _channel(part)
+    start = 0
+    for shard, count in zip(part.shards, _COUNTS[part.key], strict=True):
+        rows = slice(start, start + count)
+        start += count
+        try:
+            InMemoryChannel(
+                "train", channel.features[rows], channel.labels[rows]
+            ).check_labels(predictor_type, num_classes)
+        except DataFormatError as err:
+            raise DataFormatError(
+                f"{err} (row counted within shard {shard!r})"
+            ) from err
+
+
+def part_rows(
+    part: FilePart, rows: np.ndarray | slice
+) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray]:
+    """Features and labels of some rows of a part (row numbers within the part)."""
+    channel = _channel(part)
+    return channel.features[rows], channel.labels[rows]
+
+
+def part_labels(part: FilePart) -> np.ndarray:
+    """Every label of a part, in part order."""
+    return _channel(part).labels
 
 
 def part_records(part: FilePart | InMemoryChannel) -> int:

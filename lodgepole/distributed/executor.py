@@ -16,11 +16,12 @@ Successive-halving pruning happens at epoch ends only: the mid-epoch halvings
 of local training are skipped, so more candidates train through the first
 epoch than locally.
 
-Limitation: the driver still opens the train channel as a
-:class:`~lodgepole.data.stream.StreamingChannel`, so it reads every shard
-once to count records and check labels, again for the scaler sample, and
-streams it for the final train metrics; it never holds more than two decoded
-shards at once. Moving those passes onto the workers is the next step.
+The driver never opens train shards: :meth:`DaskExecutor.open_train` returns a
+:class:`~lodgepole.distributed._channel.WorkerChannel`, whose record counts,
+label checks and samples are computed by the workers on the parts they hold.
+
+Limitation: the final train-channel metrics fetch the records from the
+workers one shard at a time (at most two shards on the driver at once).
 """
 
 from __future__ import annotations
@@ -208,17 +209,59 @@ class DaskExecutor:
 
     # ------------------------------------------------------------- executor
     def open_train(self, data: object, *, budget: int | None) -> InMemoryChannel:
-        """Open the train channel; files are streamed, never loaded whole here."""
+        """Open the train channel; files are read by the workers, never here."""
         from lodgepole.data.files import list_shards
-        from lodgepole.data.stream import StreamingChannel
+        from lodgepole.data.record_set import MANIFEST_NAME, manifest_shards
+        from lodgepole.distributed._channel import WorkerChannel
 
         if isinstance(data, (str, os.PathLike)) or (
             isinstance(data, list)
             and all(isinstance(d, (str, os.PathLike)) for d in data)
         ):
-            shards = list_shards(data)  # type: ignore[arg-type]
-            return StreamingChannel("train", shards)  # type: ignore[return-value]
+            self.start()
+            shards = [
+                part
+                for shard in list_shards(data)  # type: ignore[arg-type]
+                for part in (
+                    manifest_shards(shard) if shard.endswith(MANIFEST_NAME) else [shard]
+                )
+            ]
+            return WorkerChannel(self, shards)  # type: ignore[return-value]
         return as_channel("train", data, budget=budget)
+
+    def _train_parts(self, channel: object) -> list[Any]:
+        """The parts of a train channel, split over the current workers."""
+        self.start()
+        workers = self._workers()
+        if not workers:
+            raise ClusterError(f"the Dask cluster at {self.address} has no workers.")
+        return self._split(channel, workers)  # type: ignore[arg-type]
+
+    def _run_on_parts(
+        self, function: Any, parts: list[Any], args: list[tuple[Any, ...]]
+    ) -> list[Any]:
+        """``function(part, *args)`` for each part, on its worker; the results.
+
+        A part runs where :meth:`run_epoch` trains it, which holds it decoded.
+        """
+        assert self.client is not None
+        workers = self._workers()
+        every = self._parts or []
+        futures = []
+        for part, extra in zip(parts, args, strict=True):
+            index = next((i for i, p in enumerate(every) if p is part), 0)
+            futures.append(
+                self.client.submit(
+                    function,
+                    part,
+                    *extra,
+                    workers=[workers[index % len(workers)]],
+                    allow_other_workers=True,
+                    pure=False,
+                )
+            )
+        self._wait(futures)
+        return list(self.client.gather(futures))
 
     def run_epoch(self, trainer: _Trainer, epoch: int) -> np.ndarray:
         """Train one epoch on the cluster; each candidate's mean objective."""
@@ -366,16 +409,11 @@ class DaskExecutor:
             Records of each part, in part order.
         """
         self.start()
-        assert self.client is not None
-        workers = self._workers()
-        parts = self._split(self.open_train(data, budget=None), workers)
-        futures = [
-            self.client.submit(
-                part_records, part, workers=[workers[i % len(workers)]], pure=False
-            )
-            for i, part in enumerate(parts)
+        channel = self.open_train(data, budget=None)
+        parts = self._train_parts(channel)
+        return [
+            int(n) for n in self._run_on_parts(part_records, parts, [()] * len(parts))
         ]
-        return [int(n) for n in self.client.gather(futures)]
 
 
 def _round_spec(trainer: _Trainer, epoch: int, round_: int, rounds: int) -> RoundSpec:
