@@ -1,7 +1,8 @@
 """Distributed training benchmark: local against Dask with 1 and 2 workers.
 
 On covtype_like (80/10/10 split; the train channel written as ``--shards`` CSV
-files that each worker reads itself) it measures, in one run:
+files and validation and test as 2 each, which on Dask the workers read and
+score themselves) it measures, in one run:
 
 * lodgepole local (no executor), with the Dask executor on a 1-worker and a
   2-worker ``LocalCluster`` (processes, 127.0.0.1, no dashboard): seconds per
@@ -124,8 +125,7 @@ def _round_trip(client: Any, stack: object, trials: int = 30) -> float:
 def _train(
     name: str,
     hp: dict[str, object],
-    channels: dict[str, Any],
-    folder: str,
+    folders: dict[str, str],
     executor: DaskExecutor | None = None,
 ) -> Run:
     run = Run(name)
@@ -145,9 +145,9 @@ def _train(
         started = time.perf_counter()
         result = lodgepole.train(
             hp,
-            folder,
-            channels["validation"],
-            channels["test"],
+            folders["train"],
+            folders["validation"],
+            folders["test"],
             callback=on_epoch,
             executor=executor,
         )
@@ -158,6 +158,23 @@ def _train(
     run.round_seconds = log.seconds
     run.accuracy = float(result.metrics["test"]["multiclass_accuracy"])
     return run
+
+
+def _write_shards(
+    root: str, channels: dict[str, Any], shards: dict[str, int]
+) -> dict[str, str]:
+    """Each channel as CSV shards in ``root/<channel>/`` (2 unless given)."""
+    folders = {}
+    for name, (X, y) in channels.items():
+        folder = os.path.join(root, name)
+        os.mkdir(folder)
+        count = shards.get(name, 2)
+        for index, rows in enumerate(np.array_split(np.arange(len(y)), count)):
+            path = os.path.join(folder, f"part-{index:03d}.csv")
+            with open(path, "wb") as handle:
+                handle.write(encode_csv(X[rows], y[rows]))
+        folders[name] = folder
+    return folders
 
 
 def _stack_for(hp: dict[str, object], channels: dict[str, Any]) -> object:
@@ -180,12 +197,12 @@ def _dask(
     name: str,
     hp: dict[str, object],
     channels: dict[str, Any],
-    folder: str,
+    folders: dict[str, str],
     client: Any,
 ) -> Run:
     with DaskExecutor(client) as executor:
-        executor.warm_up(folder)  # workers read and cache their shards
-        run = _train(name, hp, channels, folder, executor)
+        executor.warm_up(folders["train"])  # workers read and cache their shards
+        run = _train(name, hp, folders, executor)
     stack = _stack_for(hp, channels)
     run.stack_bytes = len(pickle.dumps(stack, protocol=5))
     run.round_trip = _round_trip(client, stack)
@@ -334,29 +351,28 @@ def main() -> None:
         # Every run trains all epochs, so per-epoch times compare like for like.
         "early_stopping_patience": args.epochs + 1,
     }
-    X, y = channels["train"]
+    y = channels["train"][1]
     say(
         f"covtype_like rows={args.rows} train={len(y)} epochs={args.epochs} "
         f"num_models={args.num_models} shards={args.shards} cores={os.cpu_count()}"
     )
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="lodgepole-dist-") as folder:
-        for index, rows in enumerate(np.array_split(np.arange(len(y)), args.shards)):
-            path = os.path.join(folder, f"part-{index:03d}.csv")
-            with open(path, "wb") as handle:
-                handle.write(encode_csv(X[rows], y[rows]))
-        local = _train("local", hp, channels, folder)
+    with tempfile.TemporaryDirectory(prefix="lodgepole-dist-") as root:
+        # Every channel is a folder of CSV shards: on Dask the workers read and
+        # score them all; the driver opens none.
+        folders = _write_shards(root, channels, {"train": args.shards})
+        local = _train("local", hp, folders)
         runs.append(local)
         with _cluster(1) as cluster, Client(cluster) as client:
-            one = _dask("dask 1 worker", hp, channels, folder, client)
+            one = _dask("dask 1 worker", hp, channels, folders, client)
         runs.append(one)
         with _cluster(2) as cluster, Client(cluster) as client:
-            two = _dask("dask 2 workers", hp, channels, folder, client)
+            two = _dask("dask 2 workers", hp, channels, folders, client)
             runs.append(two)
             auto = None
             if not args.no_auto and args.num_models != "auto":
                 auto_hp = {**hp, "num_models": "auto"}
-                auto = _dask("dask 2 workers, auto", auto_hp, channels, folder, client)
+                auto = _dask("dask 2 workers, auto", auto_hp, channels, folders, client)
                 runs.append(auto)
             ml_seconds, ml_accuracy, ml_note = _dask_ml(
                 client, channels, args.dask_ml_iter, chunks=2

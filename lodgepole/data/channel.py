@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -11,6 +11,8 @@ from lodgepole._types import PredictorType
 from lodgepole.data.memory import Batch
 
 __all__ = ["Channel"]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -52,3 +54,10 @@ class Channel(Protocol):
 
     def sample(self, size: int, seed: int) -> Batch:
         """A reproducible random sample of at most ``size`` records."""
+
+    def map_chunks(self, function: Callable[[Batch], T], size: int = ...) -> list[T]:
+        """``function`` of each run of ``size`` records, in channel order.
+
+        Where the records live elsewhere (on Dask workers), ``function`` runs
+        there: it must be picklable and should return small results.
+        """

@@ -19,13 +19,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
 
 from lodgepole._types import PredictorType
-from lodgepole.data.memory import Batch, InMemoryChannel
+from lodgepole.data.memory import SCORING_CHUNK, Batch, InMemoryChannel, T
 from lodgepole.exceptions import DataFormatError
 
 __all__ = ["StreamingChannel"]
@@ -187,6 +187,12 @@ class StreamingChannel:
                         carry_X, carry_y, carried = [], [], 0
         if carried:
             yield self._batch(carry_X, carry_y, start)
+
+    def map_chunks(
+        self, function: Callable[[Batch], T], size: int = SCORING_CHUNK
+    ) -> list[T]:
+        """``function`` of each run of ``size`` records, in channel order."""
+        return [function(batch) for batch in self.batches(size)]
 
     @staticmethod
     def _batch(parts_X: list[object], parts_y: list[np.ndarray], start: int) -> Batch:

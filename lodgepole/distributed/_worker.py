@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from lodgepole._types import PredictorType
-from lodgepole.data.memory import InMemoryChannel
+from lodgepole.data.memory import Batch, InMemoryChannel
+from lodgepole.learn._scoring import normalised_labels
 from lodgepole.learn._state import RecordWeighting
 from lodgepole.learn.candidates import CandidateStack
 
@@ -40,6 +43,7 @@ __all__ = [
     "RoundSpec",
     "part_check_labels",
     "part_labels",
+    "part_map",
     "part_meta",
     "part_records",
     "part_rows",
@@ -47,6 +51,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Decoded parts of this worker process, by :attr:`FilePart.key`.
 _CACHE: dict[tuple[str, tuple[str, ...], str | None], InMemoryChannel] = {}
@@ -62,6 +68,8 @@ class FilePart:
     shards: tuple[str, ...]
     content_type: str | None = None
     session: str = ""
+    #: Name of the channel, for messages (``train``, ``validation``, ``test``).
+    channel: str = "train"
 
     @property
     def key(self) -> tuple[str, tuple[str, ...], str | None]:
@@ -82,11 +90,7 @@ class RoundSpec:
     label_normalisation: tuple[float, float] | None = None
 
     def loss_labels(self, labels: np.ndarray) -> np.ndarray:
-        if self.label_normalisation is None:
-            return labels
-        mean, scale = self.label_normalisation
-        shifted = (labels - np.float32(mean)) / np.float32(scale)
-        return shifted.astype(np.float32)
+        return normalised_labels(labels, self.label_normalisation)
 
 
 @dataclass(eq=False)
@@ -133,7 +137,7 @@ def _read_part(part: FilePart) -> tuple[InMemoryChannel, tuple[int, ...]]:
         X, y = read_files(shard, content_type=part.content_type)
         if y is None:
             raise DataFormatError(
-                f"channel 'train': shard {shard!r} carries no labels; "
+                f"channel {part.channel!r}: shard {shard!r} carries no labels; "
                 "training channels need a label in every record."
             )
         features.append(X)
@@ -141,14 +145,15 @@ def _read_part(part: FilePart) -> tuple[InMemoryChannel, tuple[int, ...]]:
     widths = {X.shape[1] for X in features}  # type: ignore[attr-defined]
     if len(widths) > 1:
         raise DataFormatError(
-            f"channel 'train': shards disagree on the feature count: {sorted(widths)}."
+            f"channel {part.channel!r}: shards disagree on the feature count: "
+            f"{sorted(widths)}."
         )
     counts = tuple(int(X.shape[0]) for X in features)  # type: ignore[attr-defined]
     if any(sp.issparse(X) for X in features):
         merged: object = sp.vstack([sp.csr_matrix(X) for X in features], format="csr")
     else:
         merged = np.concatenate(features)  # type: ignore[arg-type]
-    return InMemoryChannel("train", merged, np.concatenate(labels)), counts
+    return InMemoryChannel(part.channel, merged, np.concatenate(labels)), counts
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,7 @@ def part_check_labels(
         start += count
         try:
             InMemoryChannel(
-                "train", channel.features[rows], channel.labels[rows]
+                part.channel, channel.features[rows], channel.labels[rows]
             ).check_labels(predictor_type, num_classes)
         except DataFormatError as err:
             raise DataFormatError(
@@ -200,6 +205,32 @@ def part_rows(
     """Features and labels of some rows of a part (row numbers within the part)."""
     channel = _channel(part)
     return channel.features[rows], channel.labels[rows]
+
+
+def part_map(
+    part: FilePart, function: Callable[[Batch], T], size: int, offsets: list[int]
+) -> list[list[T]]:
+    """``function`` of each run of ``size`` records of each shard of a part.
+
+    ``offsets`` are the channel positions of the part's shards, so each
+    :class:`~lodgepole.data.memory.Batch` carries its record's position in
+    the channel as a local channel's would. One list of results per shard.
+    """
+    channel = _channel(part)
+    results: list[list[T]] = []
+    first = 0
+    with threadpool_limits(limits=1, user_api="blas"):
+        for count, offset in zip(_COUNTS[part.key], offsets, strict=True):
+            shard = []
+            for start in range(0, count, size):
+                rows = slice(first + start, first + min(start + size, count))
+                batch = Batch(
+                    channel.features[rows], channel.labels[rows], None, offset + start
+                )
+                shard.append(function(batch))
+            results.append(shard)
+            first += count
+    return results
 
 
 def part_labels(part: FilePart) -> np.ndarray:

@@ -16,12 +16,12 @@ Successive-halving pruning happens at epoch ends only: the mid-epoch halvings
 of local training are skipped, so more candidates train through the first
 epoch than locally.
 
-The driver never opens train shards: :meth:`DaskExecutor.open_train` returns a
-:class:`~lodgepole.distributed._channel.WorkerChannel`, whose record counts,
-label checks and samples are computed by the workers on the parts they hold.
-
-Limitation: the final train-channel metrics fetch the records from the
-workers one shard at a time (at most two shards on the driver at once).
+The driver never opens a shard: :meth:`DaskExecutor.open_channel` returns a
+:class:`~lodgepole.distributed._channel.WorkerChannel` for every channel given
+as files, whose record counts, label checks, samples and scoring (validation
+and test losses and metrics, the train objective) are computed by the workers
+on the parts they hold; only small results return (see
+:mod:`lodgepole.learn._scoring`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 __all__ = ["ClusterError", "DaskExecutor"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 #: Scheduler HTTP server (metrics, health) on a free loopback port, no dashboard.
@@ -131,8 +134,8 @@ class DaskExecutor:
         self.client: Client | None = None
         self._cluster: LocalCluster | None = None
         self._owns_client = False
-        self._parts: list[Any] | None = None
-        self._parts_channel: object = None
+        #: Parts of each channel by name, with the channel they were cut from.
+        self._parts: dict[str, tuple[object, list[Any]]] = {}
         #: Workers keep decoded shards of this session only (see _worker.py).
         self._session = uuid.uuid4().hex
 
@@ -201,15 +204,24 @@ class DaskExecutor:
             self._cluster.close()
         self.client = None
         self._cluster = None
-        self._parts = None
+        self._parts = {}
 
     def _workers(self) -> list[str]:
         assert self.client is not None
         return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
 
     # ------------------------------------------------------------- executor
-    def open_train(self, data: object, *, budget: int | None) -> InMemoryChannel:
-        """Open the train channel; files are read by the workers, never here."""
+    def open_channel(
+        self, name: str, data: object, *, budget: int | None
+    ) -> InMemoryChannel:
+        """Open a channel; files are read by the workers, never here.
+
+        A channel given as files becomes a
+        :class:`~lodgepole.distributed._channel.WorkerChannel`: its shards are
+        read, checked and scored on the workers. Arrays are already in this
+        process: the train channel's are scattered to the workers once (by
+        :meth:`run_epoch`), validation and test arrays are scored here.
+        """
         from lodgepole.data.files import list_shards
         from lodgepole.data.record_set import MANIFEST_NAME, manifest_shards
         from lodgepole.distributed._channel import WorkerChannel
@@ -226,11 +238,11 @@ class DaskExecutor:
                     manifest_shards(shard) if shard.endswith(MANIFEST_NAME) else [shard]
                 )
             ]
-            return WorkerChannel(self, shards)  # type: ignore[return-value]
-        return as_channel("train", data, budget=budget)
+            return WorkerChannel(self, shards, name=name)  # type: ignore[return-value]
+        return as_channel(name, data, budget=budget)
 
-    def _train_parts(self, channel: object) -> list[Any]:
-        """The parts of a train channel, split over the current workers."""
+    def _channel_parts(self, channel: object) -> list[Any]:
+        """The parts of a channel, split over the current workers."""
         self.start()
         workers = self._workers()
         if not workers:
@@ -238,30 +250,61 @@ class DaskExecutor:
         return self._split(channel, workers)  # type: ignore[arg-type]
 
     def _run_on_parts(
-        self, function: Any, parts: list[Any], args: list[tuple[Any, ...]]
+        self, function: Any, parts: list[tuple[int, Any]], args: list[tuple[Any, ...]]
     ) -> list[Any]:
-        """``function(part, *args)`` for each part, on its worker; the results.
+        """``function(part, *args)`` for each ``(index, part)``; the results.
 
-        A part runs where :meth:`run_epoch` trains it, which holds it decoded.
+        Part ``index`` runs on the worker :meth:`run_epoch` trains it on,
+        which holds it decoded.
         """
         assert self.client is not None
         workers = self._workers()
-        every = self._parts or []
-        futures = []
-        for part, extra in zip(parts, args, strict=True):
-            index = next((i for i, p in enumerate(every) if p is part), 0)
-            futures.append(
-                self.client.submit(
-                    function,
-                    part,
-                    *extra,
-                    workers=[workers[index % len(workers)]],
-                    allow_other_workers=True,
-                    pure=False,
-                )
+        futures = [
+            self.client.submit(
+                function,
+                part,
+                *extra,
+                workers=[workers[index % len(workers)]],
+                allow_other_workers=True,
+                pure=False,
             )
+            for (index, part), extra in zip(parts, args, strict=True)
+        ]
         self._wait(futures)
         return list(self.client.gather(futures))
+
+    def retrying(self, what: str, operation: Callable[[], T]) -> T:
+        """Run ``operation``; after a lost worker, once more on the workers left.
+
+        Parameters
+        ----------
+        what
+            What is being done, for the log and the error.
+        operation
+            Work that derives its parts afresh from :meth:`_channel_parts`.
+
+        Raises
+        ------
+        ClusterError
+            When it fails twice because workers were lost.
+        """
+        from distributed import CancelledError, KilledWorker
+
+        lost = (KilledWorker, CancelledError, OSError, TimeoutError)
+        try:
+            return operation()
+        except lost as err:
+            logger.warning(
+                "dask %s failed, retrying on the workers left error=%r", what, err
+            )
+            self._parts = {}  # re-split, re-scatter and re-assign
+        try:
+            return operation()
+        except lost as err:
+            raise ClusterError(
+                f"{what} failed twice on the Dask cluster at {self.address}: "
+                f"{err!r}. Workers were lost; restart them or train locally."
+            ) from err
 
     def run_epoch(self, trainer: _Trainer, epoch: int) -> np.ndarray:
         """Train one epoch on the cluster; each candidate's mean objective."""
@@ -288,26 +331,10 @@ class DaskExecutor:
     def _run_round(
         self, stack: CandidateStack, spec: RoundSpec, trainer: _Trainer
     ) -> list[RoundResult]:
-        from distributed import CancelledError, KilledWorker
-
-        lost = (KilledWorker, CancelledError, OSError, TimeoutError)
-        try:
-            return self._submit_round(stack, spec, trainer)
-        except lost as err:
-            logger.warning(
-                "dask round failed, retrying on the workers left round=%d error=%r",
-                spec.round,
-                err,
-            )
-            self._parts = None  # re-split, re-scatter and re-assign
-        try:
-            return self._submit_round(stack, spec, trainer)
-        except lost as err:
-            raise ClusterError(
-                f"training round {spec.round} failed twice on the Dask cluster at "
-                f"{self.address}: {err!r}. Workers were lost; restart them or "
-                "train locally."
-            ) from err
+        return self.retrying(
+            f"training round {spec.round}",
+            lambda: self._submit_round(stack, spec, trainer),
+        )
 
     def _submit_round(
         self, stack: CandidateStack, spec: RoundSpec, trainer: _Trainer
@@ -354,22 +381,30 @@ class DaskExecutor:
                     ) from None
 
     def _split(self, channel: InMemoryChannel, workers: list[str]) -> list[Any]:
-        """The parts of the train channel, made once (again after a failure)."""
-        if self._parts is not None and self._parts_channel is channel:
-            return self._parts
+        """The parts of a channel, made once (again after a failure)."""
+        cached = self._parts.get(channel.name)
+        if cached is not None and cached[0] is channel:
+            return cached[1]
         assert self.client is not None
         shards = getattr(channel, "shards", None)
         if shards is not None:
             count = min(len(workers), len(shards))
             content_type = getattr(channel, "content_type", None)
             parts: list[Any] = [
-                FilePart(tuple(shards[i::count]), content_type, self._session)
+                FilePart(
+                    tuple(shards[i::count]), content_type, self._session, channel.name
+                )
                 for i in range(count)
             ]
-            logger.info("train shards assigned shards=%d parts=%d", len(shards), count)
+            logger.info(
+                "shards assigned channel=%s shards=%d parts=%d",
+                channel.name,
+                len(shards),
+                count,
+            )
         else:
             parts = self._scatter(channel, workers)
-        self._parts, self._parts_channel = parts, channel
+        self._parts[channel.name] = (channel, parts)
         return parts
 
     def _scatter(self, channel: InMemoryChannel, workers: list[str]) -> list[Any]:
@@ -409,8 +444,8 @@ class DaskExecutor:
             Records of each part, in part order.
         """
         self.start()
-        channel = self.open_train(data, budget=None)
-        parts = self._train_parts(channel)
+        channel = self.open_channel("train", data, budget=None)
+        parts = list(enumerate(self._channel_parts(channel)))
         return [
             int(n) for n in self._run_on_parts(part_records, parts, [()] * len(parts))
         ]

@@ -24,6 +24,13 @@ from lodgepole._types import PredictorType
 from lodgepole.data.memory import InMemoryChannel, as_channel
 from lodgepole.exceptions import ConfigError, ConvergenceWarning, DataFormatError
 from lodgepole.hyperparameters import Hyperparameters
+from lodgepole.learn._scoring import (
+    CandidateLosses,
+    ModelLosses,
+    ModelPredictions,
+    normalised_labels,
+    sum_candidate_losses,
+)
 from lodgepole.learn._state import BestStates, RecordWeighting
 from lodgepole.learn.candidates import (
     AUTO_NUM_MODELS,
@@ -48,7 +55,6 @@ __all__ = ["EpochReport", "Executor", "LocalExecutor", "TrainingResult", "train"
 
 logger = logging.getLogger(__name__)
 
-_EVAL_CHUNK = 16_384
 #: Records of a streaming channel its final metrics are computed on.
 _STREAM_METRICS_SAMPLE = 20_000
 
@@ -72,12 +78,15 @@ PRUNE_FLOOR = 4
 class Executor(Protocol):
     """Where the passes over the train channel run.
 
-    The trainer calls :meth:`open_train` once for the train channel and
-    :meth:`run_epoch` once per epoch; it never knows which executor it has.
+    :func:`train` calls :meth:`open_channel` once per channel and the
+    trainer :meth:`run_epoch` once per epoch; it never knows which executor
+    it has. Channels score themselves (``map_chunks``) where their records are.
     """
 
-    def open_train(self, data: object, *, budget: int | None) -> InMemoryChannel:
-        """The train channel for ``data`` as :func:`train` received it."""
+    def open_channel(
+        self, name: str, data: object, *, budget: int | None
+    ) -> InMemoryChannel:
+        """The channel ``name`` for ``data`` as :func:`train` received it."""
 
     def run_epoch(self, trainer: _Trainer, epoch: int) -> np.ndarray:
         """Train ``trainer.stack`` one epoch; each candidate's mean objective."""
@@ -88,12 +97,15 @@ class LocalExecutor:
 
     Examples
     --------
-    >>> LocalExecutor().open_train((np.eye(2), [0, 1]), budget=None).num_records
+    >>> executor = LocalExecutor()
+    >>> executor.open_channel("train", (np.eye(2), [0, 1]), budget=None).num_records
     2
     """
 
-    def open_train(self, data: object, *, budget: int | None) -> InMemoryChannel:
-        return as_channel("train", data, budget=budget)
+    def open_channel(
+        self, name: str, data: object, *, budget: int | None
+    ) -> InMemoryChannel:
+        return as_channel(name, data, budget=budget)
 
     def run_epoch(self, trainer: _Trainer, epoch: int) -> np.ndarray:
         return trainer.local_epoch(epoch)
@@ -255,13 +267,15 @@ class _Trainer:
             self.train_channel.num_records,
         )
 
-    def _loss_labels(self, labels: np.ndarray) -> np.ndarray:
+    @property
+    def _normalisation(self) -> tuple[float, float] | None:
+        """``(label_mean, label_scale)`` of regression labels, else None."""
         if self.predictor_type is not PredictorType.REGRESSOR:
-            return labels
-        shifted = (labels - np.float32(self.scaler.label_mean)) / np.float32(
-            self.scaler.label_scale
-        )
-        return shifted.astype(np.float32)
+            return None
+        return float(self.scaler.label_mean), float(self.scaler.label_scale)
+
+    def _loss_labels(self, labels: np.ndarray) -> np.ndarray:
+        return normalised_labels(labels, self._normalisation)
 
     # ------------------------------------------------------------- epochs
     @functools.cached_property
@@ -311,20 +325,23 @@ class _Trainer:
         *,
         keep_scores: bool = False,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Weighted mean loss of every candidate on a channel (and the raw scores)."""
-        total = np.zeros(self.stack.num_models)
-        weight_sum = np.zeros(self.stack.num_models)
-        kept = []
-        for batch in channel.batches(_EVAL_CHUNK):
-            scores = self.stack.scores(batch.features, weights, bias)
-            losses = self.loss.value(scores, self._loss_labels(batch.labels))
-            row_weights = self.weighting.raw(batch.labels, batch.weights)
-            total += (losses * row_weights).sum(axis=0)
-            weight_sum += np.broadcast_to(row_weights, losses.shape).sum(axis=0)
-            if keep_scores:
-                kept.append(scores)
-        objective = total / np.maximum(weight_sum, 1e-30)
-        return objective, (np.concatenate(kept) if keep_scores else None)
+        """Weighted mean loss of every candidate on a channel (and the raw scores).
+
+        The chunks are scored where the channel keeps its records (see
+        :mod:`lodgepole.learn._scoring`); only loss sums and scores return.
+        """
+        w_eff, b_eff = self.stack.effective_parameters(weights, bias)
+        scorer = CandidateLosses(
+            w_eff,
+            b_eff,
+            self.stack.num_models,
+            self.num_outputs,
+            self.loss,
+            self.weighting,
+            self._normalisation,
+            keep_scores,
+        )
+        return sum_candidate_losses(channel.map_chunks(scorer), self.stack.num_models)
 
     def criterion(
         self, objective: np.ndarray, scores: np.ndarray | None, labels: np.ndarray
@@ -593,24 +610,12 @@ class _Trainer:
     def _objective(self, model: LinearModel, channel: InMemoryChannel) -> float:
         """Weighted mean training loss of one model on a channel (label units
         normalised as in training)."""
-        total = 0.0
-        weight_sum = 0.0
-        shift = np.float32(self.scaler.label_mean)
-        scale = np.float32(self.scaler.label_scale)
-        for batch in channel.batches(_EVAL_CHUNK):
-            raw = model.decision_function(batch.features).reshape(
-                batch.num_records, 1, self.num_outputs
-            )
-            if self.predictor_type is PredictorType.REGRESSOR:
-                raw = (raw - shift) / scale
-            losses = self.loss.value(raw, self._loss_labels(batch.labels))[:, 0]
-            weights = self.weighting.raw(batch.labels, batch.weights)
-            weights = (
-                weights[:, self._chosen] if weights.shape[1] > 1 else weights[:, 0]
-            )
-            total += float(np.dot(losses, weights))
-            weight_sum += float(weights.sum())
-        return total / max(weight_sum, 1e-30)
+        scorer = ModelLosses(
+            model, self.loss, self.weighting, self._normalisation, self._chosen
+        )
+        sums = channel.map_chunks(scorer)
+        total = sum(loss for loss, _ in sums)
+        return total / max(sum(weight for _, weight in sums), 1e-30)
 
     def _channel_metrics(
         self, model: LinearModel, channel: InMemoryChannel
@@ -627,18 +632,13 @@ class _Trainer:
             labels = sample.labels
             score, predicted = prediction.score, prediction.predicted_label
         else:
-            # Streamed validation and test channels are scored exactly; only
-            # their scores (records x outputs) are held, not their features.
-            parts = [
-                (batch.labels, model.predict(batch.features))
-                for batch in channel.batches(_EVAL_CHUNK)
-            ]
+            # Streamed (or worker-held) validation and test channels are scored
+            # exactly; only their scores (records x outputs) come back.
+            parts = channel.map_chunks(ModelPredictions(model))
             labels = np.concatenate([p[0] for p in parts])
-            score = np.concatenate([p[1].score for p in parts])
+            score = np.concatenate([p[1] for p in parts])
             predicted = (
-                None
-                if parts[0][1].predicted_label is None
-                else np.concatenate([p[1].predicted_label for p in parts])
+                None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
             )
         return compute_metrics(
             self.predictor_type,
@@ -735,10 +735,10 @@ def train(
     """
     hp = _coerce_hyperparameters(hyperparameters)
     executor = LocalExecutor() if executor is None else executor
-    channels = {"train": executor.open_train(train, budget=memory_budget)}
-    for name, data in (("validation", validation), ("test", test)):
+    channels = {}
+    for name, data in (("train", train), ("validation", validation), ("test", test)):
         if data is not None:
-            channels[name] = as_channel(name, data, budget=memory_budget)
+            channels[name] = executor.open_channel(name, data, budget=memory_budget)
     names = None if label_names is None else tuple(str(n) for n in label_names)
     trainer = _Trainer(hp, channels, callback, label_names=names, executor=executor)
     if names is not None and len(names) != trainer.num_classes:

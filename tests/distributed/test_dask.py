@@ -34,13 +34,23 @@ HP = {
 
 @pytest.fixture(scope="module")
 def covtype(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """covtype_like, 20k records; the train channel as 4 CSV shards on disk."""
+    """covtype_like, 20k records; the train channel as 4 CSV shards on disk.
+
+    ``validation_folder`` holds the validation channel as 2 CSV shards.
+    """
     channels = datasets.split_channels(datasets.covtype_like(20_000, seed=3), seed=0)
-    folder = tmp_path_factory.mktemp("covtype_train")
-    X, y = channels["train"]
-    for index, rows in enumerate(np.array_split(np.arange(len(y)), 4)):
-        (folder / f"part-{index}.csv").write_bytes(encode_csv(X[rows], y[rows]))
-    return {**channels, "folder": str(folder)}
+    folders = {}
+    for name, shards in (("train", 4), ("validation", 2)):
+        folder = tmp_path_factory.mktemp(f"covtype_{name}")
+        X, y = channels[name]
+        for index, rows in enumerate(np.array_split(np.arange(len(y)), shards)):
+            (folder / f"part-{index}.csv").write_bytes(encode_csv(X[rows], y[rows]))
+        folders[name] = str(folder)
+    return {
+        **channels,
+        "folder": folders["train"],
+        "validation_folder": folders["validation"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +162,16 @@ def test_dask_executor_rejects_bad_arguments():
         DaskExecutor("tcp://127.0.0.1:8786", n_workers=2)
 
 
-@pytest.mark.parametrize("source", ["folder", "train"])
+@pytest.mark.parametrize(
+    ("source", "validation"),
+    [
+        ("folder", "validation"),
+        ("train", "validation"),
+        ("folder", "validation_folder"),
+    ],
+)
 def test_dask_worker_killed_after_first_epoch_training_still_completes(
-    covtype, source: str, caplog: pytest.LogCaptureFixture
+    covtype, source: str, validation: str, caplog: pytest.LogCaptureFixture
 ):
     killed: list[str] = []
 
@@ -171,7 +188,7 @@ def test_dask_worker_killed_after_first_epoch_training_still_completes(
             result = train(
                 HP,
                 covtype[source],
-                covtype["validation"],
+                covtype[validation],
                 covtype["test"],
                 callback=kill_one_worker,
                 executor=executor,

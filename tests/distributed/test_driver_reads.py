@@ -54,13 +54,28 @@ def _watching(folder: str | None) -> None:
 
 @pytest.fixture(scope="module")
 def covtype(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """covtype_like, 12k records; the train channel as 4 CSV shards on disk."""
+    """covtype_like, 12k records; every channel also as CSV shards on disk.
+
+    ``folder`` holds the train channel's 4 shards; ``validation_folder`` and
+    ``test_folder`` 2 each; ``root`` holds all three folders.
+    """
     channels = datasets.split_channels(datasets.covtype_like(12_000, seed=3), seed=0)
-    folder = tmp_path_factory.mktemp("driver_reads")
-    X, y = channels["train"]
-    for index, rows in enumerate(np.array_split(np.arange(len(y)), 4)):
-        (folder / f"part-{index}.csv").write_bytes(encode_csv(X[rows], y[rows]))
-    return {**channels, "folder": str(folder)}
+    root = tmp_path_factory.mktemp("driver_reads")
+    folders = {}
+    for name, shards in (("train", 4), ("validation", 2), ("test", 2)):
+        folder = root / name
+        folder.mkdir()
+        X, y = channels[name]
+        for index, rows in enumerate(np.array_split(np.arange(len(y)), shards)):
+            (folder / f"part-{index}.csv").write_bytes(encode_csv(X[rows], y[rows]))
+        folders[name] = str(folder)
+    return {
+        **channels,
+        "root": str(root),
+        "folder": folders["train"],
+        "validation_folder": folders["validation"],
+        "test_folder": folders["test"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +89,7 @@ def _accuracy(result: Any) -> float:
 
 
 def test_driver_never_opens_shards_and_accuracy_matches_local(covtype, executor):
-    _watching(covtype["folder"])
+    _watching(covtype["root"])
     try:
         local = train(HP, covtype["folder"], covtype["validation"], covtype["test"])
         # The hook sees the local run read every shard in this process ...
@@ -95,6 +110,72 @@ def test_driver_never_opens_shards_and_accuracy_matches_local(covtype, executor)
     assert len(spread.history) == HP["epochs"]
     assert abs(_accuracy(spread) - _accuracy(local)) <= 0.005
     assert spread.metrics["train"]["multiclass_accuracy"] > 0.6
+
+
+def _local_metrics(model: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    from lodgepole.metrics import compute_metrics
+
+    prediction = model.predict(X)
+    return compute_metrics(
+        model.predictor_type,
+        y,
+        prediction.score,
+        prediction.predicted_label,
+        num_classes=7,
+        top_k=3,
+    )
+
+
+def test_validation_and_test_files_are_scored_on_the_workers(covtype, executor):
+    _watching(covtype["root"])
+    try:
+        spread = train(
+            HP,
+            covtype["folder"],
+            covtype["validation_folder"],
+            covtype["test_folder"],
+            executor=executor,
+        )
+        assert _opened == []  # no shard of any channel was opened here
+    finally:
+        _watching(None)
+    # The map-reduced metrics are those of the final model scored locally.
+    for name in ("validation", "test"):
+        expected = _local_metrics(spread.model, *covtype[name])
+        got = spread.metrics[name]
+        assert set(expected) <= set(got)
+        for metric, value in expected.items():
+            assert got[metric] == pytest.approx(value, abs=1e-6), (name, metric)
+    # Per-epoch validation metrics and early stopping ran on them too.
+    assert all("validation:objective_loss" in r for r in spread.history)
+    local = train(
+        HP,
+        covtype["folder"],
+        covtype["validation_folder"],
+        covtype["test_folder"],
+    )
+    assert abs(_accuracy(spread) - _accuracy(local)) <= 0.005
+
+
+def test_worker_channel_map_chunks_equals_local_scoring(covtype, executor):
+    from lodgepole.learn._scoring import ModelPredictions
+
+    model = train(HP, covtype["train"]).model
+    shards = sorted(str(p) for p in Path(covtype["validation_folder"]).glob("*.csv"))
+    remote = WorkerChannel(executor, shards, name="validation")
+    streamed = StreamingChannel("validation", shards)
+    got = remote.map_chunks(ModelPredictions(model), size=700)
+    want = streamed.map_chunks(ModelPredictions(model), size=700)
+    for index in (0, 1, 2):  # labels, scores, predicted labels in channel order
+        np.testing.assert_allclose(
+            np.concatenate([g[index] for g in got]),
+            np.concatenate([w[index] for w in want]),
+            rtol=1e-6,
+        )
+    # Chunks carry their channel position and never cross a shard boundary.
+    starts = [start for start in remote.map_chunks(lambda b: b.start, size=700)]
+    first, second = (int(n) for n in remote.counts)
+    assert starts == [*range(0, first, 700), *range(first, first + second, 700)]
 
 
 def test_worker_channel_answers_like_a_streaming_channel(covtype, executor):
