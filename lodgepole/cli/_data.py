@@ -31,11 +31,12 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from lodgepole.serving.server import serve
+    from lodgepole.serving.server import container_model_path, serve
 
     try:
+        model = args.model or container_model_path(args.ml_root)
         serve(
-            args.model,
+            model,
             host=args.host,
             port=args.port,
             workers=args.workers,
@@ -43,6 +44,8 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,
         )
     except FileNotFoundError as err:
+        if args.model is None:
+            raise CommandError(str(err.strerror)) from None
         raise CommandError(f"no model at {err.filename or args.model}") from None
     return EXIT_OK
 
@@ -105,9 +108,17 @@ def add_commands(commands: Any) -> None:
         "serve",
         help="serve a saved model over HTTP (SageMaker inference protocol)",
         description="Serve the model at MODEL (a directory or .tar.gz written "
-        "by LinearModel.save) on /ping and /invocations until SIGTERM.",
+        "by LinearModel.save) on /ping and /invocations until SIGTERM. Without "
+        "MODEL, as a SageMaker inference container does: the model in "
+        "$SM_MODEL_DIR, else in ROOT/model (ROOT from --ml-root, "
+        "$LODGEPOLE_ML_ROOT or /opt/ml), extracted or as one .tar.gz.",
     )
-    serve.add_argument("model")
+    serve.add_argument("model", nargs="?", default=None)
+    serve.add_argument(
+        "--ml-root",
+        default=None,
+        help="container root whose model/ folder holds the model (default /opt/ml)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind")
     serve.add_argument(
         "--port",

@@ -23,7 +23,7 @@ from lodgepole.exceptions import ConfigError
 from lodgepole.model import LinearModel
 from lodgepole.serving.app import create_app
 
-__all__ = ["app_from_environment", "default_port", "serve"]
+__all__ = ["app_from_environment", "container_model_path", "default_port", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,75 @@ MODEL_PATH_ENV = "LODGEPOLE_MODEL_PATH"
 ENDPOINT_NAME_ENV = "LODGEPOLE_ENDPOINT_NAME"
 PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
 DEFAULT_PORT = 8080
+#: The container root (``/opt/ml`` in SageMaker); ``<root>/model`` holds the model.
+ML_ROOT_ENV = "LODGEPOLE_ML_ROOT"
+DEFAULT_ML_ROOT = "/opt/ml"
+#: SageMaker's own name for the model directory; wins over the root when set.
+MODEL_DIR_ENV = "SM_MODEL_DIR"
+
+
+def container_model_path(
+    root: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+) -> str:
+    """Where a container-style server finds its model (SPEC section 7.2).
+
+    The model directory is ``$SM_MODEL_DIR`` if set, else ``<root>/model``,
+    with ``root`` from the argument, ``$LODGEPOLE_ML_ROOT`` or ``/opt/ml``.
+    It holds either the extracted model (``model.json`` and
+    ``weights.npz``, as SageMaker extracts ``model.tar.gz`` there) or one
+    ``.tar.gz`` archive written by :meth:`LinearModel.save`.
+
+    Parameters
+    ----------
+    root
+        The container root; overrides the environment.
+    environ
+        The environment to read; ``os.environ`` when None.
+
+    Returns
+    -------
+    str
+        A path :meth:`LinearModel.load` accepts.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the directory does not exist or holds no model, or holds several
+        archives; the message names the directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> model = LinearModel("regressor", np.ones((2, 1)), np.zeros(1), "identity")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = model.save(tmp + "/model")
+    ...     container_model_path(tmp) == tmp + "/model"
+    True
+    """
+    env = os.environ if environ is None else environ
+    if root is None and env.get(MODEL_DIR_ENV):
+        folder = env[MODEL_DIR_ENV]
+    else:
+        base = os.fspath(root) if root is not None else env.get(ML_ROOT_ENV)
+        folder = os.path.join(base or DEFAULT_ML_ROOT, "model")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            2, f"no model directory {folder!r} (set --ml-root or give MODEL)", folder
+        )
+    if os.path.isfile(os.path.join(folder, "model.json")):
+        return folder
+    archives = sorted(n for n in os.listdir(folder) if n.endswith(".tar.gz"))
+    if len(archives) == 1:
+        return os.path.join(folder, archives[0])
+    found = "no model.json or .tar.gz" if not archives else f"{len(archives)} archives"
+    raise FileNotFoundError(
+        2,
+        f"model directory {folder!r} holds {found}; expected model.json and "
+        "weights.npz, or one model .tar.gz",
+        folder,
+    )
 
 
 def default_port(environ: dict[str, str] | None = None) -> int:

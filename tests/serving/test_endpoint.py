@@ -201,14 +201,26 @@ def test_encode_and_decode_helpers():
     assert decode_response(b"abc", "text/plain") == b"abc"
 
 
-def test_cli_serve_answers_ping(model, tmp_path: Path):
-    path = model.save(tmp_path / "model.tar.gz")
+@pytest.mark.parametrize("layout", ["argument", "container_archive", "container_dir"])
+def test_cli_serve_answers_ping(model, tmp_path: Path, layout: str):
+    if layout == "argument":
+        arguments = [str(model.save(tmp_path / "model.tar.gz"))]
+    else:
+        # As a SageMaker inference container: the model in <root>/model.
+        (tmp_path / "ml").mkdir()
+        if layout == "container_archive":
+            (tmp_path / "ml" / "model").mkdir()
+            model.save(tmp_path / "ml" / "model" / "model.tar.gz")
+        else:
+            model.save(tmp_path / "ml" / "model")
+        arguments = ["--ml-root", str(tmp_path / "ml")]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "SAGEMAKER_BIND_TO_PORT": str(port)}
+    env.pop("SM_MODEL_DIR", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "lodgepole.cli", "serve", str(path)],
+        [sys.executable, "-m", "lodgepole.cli", "serve", *arguments],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -245,6 +257,45 @@ def test_cli_serve_missing_model_exits_with_usage_error(tmp_path: Path):
     )
     assert result.returncode == 2
     assert b"no model" in result.stderr
+
+
+def test_cli_serve_without_model_names_the_container_model_dir(tmp_path: Path):
+    env = {**os.environ, "LODGEPOLE_ML_ROOT": str(tmp_path)}
+    env.pop("SM_MODEL_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "lodgepole.cli", "serve"],
+        capture_output=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert f"no model directory '{tmp_path / 'model'}'".encode() in result.stderr
+
+
+def test_container_model_path_follows_the_sagemaker_layout(model, tmp_path: Path):
+    from lodgepole.serving.server import container_model_path
+
+    root = tmp_path / "ml"
+    (root / "model").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"holds no model.json or .tar.gz"):
+        container_model_path(root, {})
+    archive = model.save(root / "model" / "model.tar.gz")
+    assert container_model_path(root, {}) == str(archive)
+    assert container_model_path(None, {"LODGEPOLE_ML_ROOT": str(root)}) == str(archive)
+    model.save(root / "model" / "second.tar.gz")
+    with pytest.raises(FileNotFoundError, match="holds 2 archives"):
+        container_model_path(root, {})
+    extracted = tmp_path / "elsewhere"
+    model.save(extracted)
+    # SageMaker's SM_MODEL_DIR names the directory itself, extracted here.
+    assert container_model_path(None, {"SM_MODEL_DIR": str(extracted)}) == str(
+        extracted
+    )
+    with pytest.raises(FileNotFoundError, match="no model directory"):
+        container_model_path(tmp_path / "nothing", {})
+    # An explicit root wins over SM_MODEL_DIR.
+    with pytest.raises(FileNotFoundError, match="holds 2 archives"):
+        container_model_path(root, {"SM_MODEL_DIR": str(extracted)})
 
 
 def test_bad_port_variable_is_a_config_error():
