@@ -346,6 +346,66 @@ class LinearModel:
         )
         return target
 
+    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
+        """Export the model as an ONNX file, atomically.
+
+        The graph reads ``features`` (float32, shape (N, feature_dim), any N)
+        and returns what :meth:`predict` returns: ``score`` and, for
+        classifiers, ``predicted_label``, both float32. The file's
+        ``metadata_props`` hold the predictor type, link, threshold, label
+        and feature names and the lodgepole version. Needs
+        ``pip install "lodgepole[onnx]"``.
+
+        Parameters
+        ----------
+        path
+            The file to write; missing parent directories are created and an
+            existing file is replaced.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Raises
+        ------
+        ImportError
+            If the ``onnx`` package is not installed.
+        ModelFormatError
+            If the weights are too large for one ONNX file (2 GiB).
+
+        Notes
+        -----
+        Scores agree with :meth:`predict` to float32 rounding. The graph
+        does not check its input: it must be float32, and NaN or inf give
+        NaN scores instead of a :class:`DataFormatError`.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import onnxruntime
+        >>> model = LinearModel("regressor", np.ones((2, 1)), np.zeros(1), "identity")
+        >>> X = np.array([[1.0, 2.0]], np.float32)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = model.to_onnx(Path(tmp) / "model.onnx")
+        ...     session = onnxruntime.InferenceSession(
+        ...         path, providers=["CPUExecutionProvider"]
+        ...     )
+        ...     session.run(["score"], {"features": X})[0].tolist()
+        [3.0]
+        """
+        from lodgepole._onnx import write_onnx
+
+        target = Path(path)
+        write_onnx(self, target)
+        logger.info(
+            "onnx model written path=%s predictor_type=%s feature_dim=%d",
+            target,
+            self.predictor_type.value,
+            self.feature_dim,
+        )
+        return target
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LinearModel:
         """Read a model artifact written by :meth:`save`.
