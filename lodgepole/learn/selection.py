@@ -43,6 +43,7 @@ def calibrate_thresholds(
     beta: float = 1.0,
     target_recall: float = 0.8,
     target_precision: float = 0.8,
+    sample_weight: np.ndarray | None = None,
 ) -> Calibration:
     """Choose, per candidate, the threshold that is best for ``criterion``.
 
@@ -60,6 +61,9 @@ def calibrate_thresholds(
         One of ``accuracy``, ``f_beta``, ``precision_at_target_recall``,
         ``recall_at_target_precision`` (``loss_function`` has no threshold to
         calibrate and is handled by the caller).
+    sample_weight
+        Optional ``(n,)`` non-negative weight of each row: counts, precision
+        and recall are then weighted sums, as the records' loss was.
 
     Returns
     -------
@@ -82,15 +86,20 @@ def calibrate_thresholds(
         scores = scores[:, None]
     labels = np.asarray(labels).astype(bool)
     n, _ = scores.shape
-    positives = float(np.count_nonzero(labels))
-    negatives = n - positives
+    weights = (
+        np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    )
+    total = float(weights.sum())
+    positives = float(weights[labels].sum())
+    negatives = total - positives
 
     order = np.argsort(-scores, axis=0, kind="stable")
     sorted_scores = np.take_along_axis(scores, order, axis=0)
-    sorted_labels = labels[order]
+    sorted_weights = weights[order]
     # Cut j predicts the top j rows positive, j = 0 .. n.
-    tp = np.vstack([np.zeros((1, scores.shape[1])), np.cumsum(sorted_labels, axis=0)])
-    predicted = np.arange(n + 1, dtype=np.float64)[:, None]
+    start = np.zeros((1, scores.shape[1]))
+    tp = np.vstack([start, np.cumsum(sorted_weights * labels[order], axis=0)])
+    predicted = np.vstack([start, np.cumsum(sorted_weights, axis=0)])
     fp = predicted - tp
     # Only cuts between two distinct scores are realisable.
     valid = np.ones_like(tp, dtype=bool)
@@ -100,7 +109,7 @@ def calibrate_thresholds(
         precision = np.where(predicted > 0, tp / predicted, 0.0)
         recall = tp / positives if positives else np.zeros_like(tp)
         if criterion == "accuracy":
-            value = (tp + negatives - fp) / n
+            value = (tp + negatives - fp) / total if total > 0 else tp * 0.0
         elif criterion == "f_beta":
             b2 = beta * beta
             denom = b2 * precision + recall

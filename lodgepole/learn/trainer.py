@@ -344,7 +344,11 @@ class _Trainer:
         return sum_candidate_losses(channel.map_chunks(scorer), self.stack.num_models)
 
     def criterion(
-        self, objective: np.ndarray, scores: np.ndarray | None, labels: np.ndarray
+        self,
+        objective: np.ndarray,
+        scores: np.ndarray | None,
+        labels: np.ndarray,
+        weights: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None, bool]:
         """Per-candidate selection value, binary thresholds, and whether to maximise."""
         hp = self.hp
@@ -363,6 +367,7 @@ class _Trainer:
             beta=float(hp.f_beta),
             target_recall=float(hp.target_recall),
             target_precision=float(hp.target_precision),
+            sample_weight=None if weights is None else weights[:limit],
         )
         return calibration.values, calibration.thresholds, True
 
@@ -400,7 +405,7 @@ class _Trainer:
                     keep_scores=self.predictor_type is PredictorType.BINARY,
                 )
                 values, epoch_thresholds, maximize = self.criterion(
-                    objective, scores, self.validation.labels
+                    objective, scores, self.validation.labels, self.validation.weights
                 )
                 record["validation:objective_loss"] = _best(objective)
             else:
@@ -538,7 +543,9 @@ class _Trainer:
             objective, scores = self.evaluate(
                 channel, best.weights, best.bias, keep_scores=True
             )
-            values, found, _ = self.criterion(objective, scores, channel.labels)
+            values, found, _ = self.criterion(
+                objective, scores, channel.labels, channel.weights
+            )
             thresholds = found if found is not None else thresholds
         maximize = binary and self.hp.binary_classifier_model_selection_criteria != (
             "loss_function"

@@ -61,6 +61,28 @@ def test_calibrate_thresholds_matches_brute_force(criterion, seed):
             assert tp / np.sum(y == 1) >= 0.8
 
 
+@pytest.mark.parametrize(
+    "criterion",
+    ["accuracy", "f_beta", "precision_at_target_recall", "recall_at_target_precision"],
+)
+def test_calibrate_thresholds_weights_count_like_repeated_rows(criterion):
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 200)
+    scores = np.round(rng.random((200, 2)) * 0.6 + y[:, None] * 0.2, 2)
+    counts = rng.integers(0, 4, 200)  # 0 drops a row, 3 triples it
+    weighted = calibrate_thresholds(
+        scores, y, criterion, beta=0.5, sample_weight=counts.astype(float)
+    )
+    rows = np.repeat(np.arange(200), counts)
+    repeated = calibrate_thresholds(scores[rows], y[rows], criterion, beta=0.5)
+    np.testing.assert_allclose(weighted.values, repeated.values)
+    for m in range(2):  # both thresholds split the kept rows the same way
+        kept = scores[rows, m]
+        np.testing.assert_array_equal(
+            kept >= weighted.thresholds[m], kept >= repeated.thresholds[m]
+        )
+
+
 def test_calibrate_thresholds_falls_back_when_target_is_unreachable():
     y = np.array([0, 1, 0, 1, 0, 1])
     scores = np.array([[0.9], [0.8], [0.7], [0.6], [0.5], [0.4]])
