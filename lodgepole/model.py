@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from lodgepole._artifact import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    _thaw,
     freeze_mapping,
     freeze_metrics,
     is_real,
@@ -163,6 +164,26 @@ class LinearModel:
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle through the constructor, so a model can travel between processes.
+
+        joblib (scikit-learn's parallel search) and Dask send models this way.
+        Model *files* never hold pickles: :meth:`save` writes JSON and ``.npz``.
+        """
+        fields = {
+            "predictor_type": self.predictor_type.value,
+            "weights": np.array(self.weights),
+            "bias": np.array(self.bias),
+            "link": self.link,
+            "threshold": self.threshold,
+            "label_names": self.label_names,
+            "feature_names": self.feature_names,
+            "hyperparameters": _thaw(self.hyperparameters),
+            "metrics": _thaw(self.metrics),
+            "metadata": _thaw(self.metadata),
+        }
+        return (_rebuild, (fields,))
 
     def __repr__(self) -> str:
         return (
@@ -452,6 +473,10 @@ class LinearModel:
 
 
 # --- link functions ---------------------------------------------------------
+
+
+def _rebuild(fields: dict[str, Any]) -> LinearModel:
+    return LinearModel(**fields)
 
 
 def _identity(raw: np.ndarray) -> np.ndarray:
