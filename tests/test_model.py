@@ -721,3 +721,28 @@ def test_save_writes_world_readable_artifacts(tmp_path: Path) -> None:
     tarball = model.save(tmp_path / "model.tar.gz")
     assert directory.stat().st_mode & 0o777 == 0o755
     assert tarball.stat().st_mode & 0o777 == 0o644
+
+
+def test_linear_model_pickles_through_its_constructor() -> None:
+    import pickle
+
+    model = LinearModel(
+        "multiclass_classifier",
+        np.arange(12.0).reshape(4, 3),
+        np.array([0.5, -1.0, 2.0]),
+        "softmax",
+        label_names=("a", "b", "c"),
+        feature_names=("w", "x", "y", "z"),
+        hyperparameters={"epochs": 3, "wd": [1e-4, 0.0]},
+        metrics={"test": {"multiclass_accuracy": 0.75, "auc": float("nan")}},
+        metadata={"note": {"nested": (1, 2)}},
+    )
+    data = pickle.dumps(model)
+    assert b"mappingproxy" not in data  # rebuilt by value, not by internals
+    again = pickle.loads(data)
+    assert again.weights.flags.writeable is False
+    for name in ("label_names", "feature_names", "hyperparameters", "metadata"):
+        assert getattr(again, name) == getattr(model, name)
+    assert again.metrics["test"]["multiclass_accuracy"] == 0.75
+    X = np.ones((2, 4))
+    np.testing.assert_array_equal(again.predict(X).score, model.predict(X).score)
