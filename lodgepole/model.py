@@ -34,6 +34,7 @@ from lodgepole._artifact import (
     write_artifact,
 )
 from lodgepole._types import PredictorType
+from lodgepole.data._tabular import check_columns, column_names, numeric_table
 from lodgepole.exceptions import DataFormatError, ModelFormatError
 
 if TYPE_CHECKING:
@@ -209,8 +210,10 @@ class LinearModel:
         ----------
         X
             Shape (n, feature_dim): a numpy array of any real dtype, anything
-            ``numpy.asarray`` turns into one (a pandas DataFrame), or a
-            scipy.sparse matrix or array. A 1-D array is one record.
+            ``numpy.asarray`` turns into one, a pandas DataFrame or pyarrow
+            Table, or a scipy.sparse matrix or array. A 1-D array is one
+            record. A DataFrame's or table's columns must be the model's
+            ``feature_names`` in order, when the model has them.
 
         Returns
         -------
@@ -221,8 +224,9 @@ class LinearModel:
         ------
         DataFormatError
             If X has the wrong number of features, is not real-valued, or
-            holds NaN or inf (or a number too large for float32), or if a
-            score overflows float32.
+            holds NaN or inf (or a number too large for float32), if its
+            columns are missing, unexpected or out of order (naming them), or
+            if a score overflows float32.
 
         Examples
         --------
@@ -231,7 +235,8 @@ class LinearModel:
         >>> model.decision_function(np.array([[1.0, 1.0], [0.0, -1.0]])).tolist()
         [4.0, 0.0]
         """
-        features = _check_features(X, self.feature_dim)
+        check_columns(column_names(X), self.feature_names, "X")
+        features = _check_features(numeric_table(X, "X"), self.feature_dim)
         # Overflow is reported below, with the row, instead of as a warning.
         with np.errstate(over="ignore", invalid="ignore"):
             raw = np.asarray(features @ self.weights, dtype=np.float32)

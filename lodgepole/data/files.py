@@ -36,6 +36,7 @@ __all__ = [
     "content_type_of",
     "list_shards",
     "read_files",
+    "read_named_files",
     "total_size",
 ]
 
@@ -154,26 +155,26 @@ def total_size(shards: Sequence[str]) -> int:
     return total
 
 
-def _decode(shard: str, content_type: str, data: bytes) -> tuple[Any, Any]:
+def _decode(shard: str, content_type: str, data: bytes) -> tuple[Any, Any, Any]:
+    """Features, labels and (Parquet only) the feature columns' names."""
     if content_type == RECORDIO:
         from lodgepole.formats.recordio import decode_records
 
         # Training accepts only float32 tensors (SPEC §4.2), as SageMaker does.
-        return decode_records(data, source=shard, float32_only=True)
+        return (*decode_records(data, source=shard, float32_only=True), None)
     if content_type == CSV:
         from lodgepole.formats.csv import decode_csv
 
-        return decode_csv(data, source=shard)
+        return (*decode_csv(data, source=shard), None)
     if content_type == LIBSVM:
         from lodgepole.formats.libsvm import decode_libsvm
 
-        return decode_libsvm(data, source=shard)
+        return (*decode_libsvm(data, source=shard), None)
     import io
 
     from lodgepole.formats.parquet import read_parquet
 
-    features, labels, _ = read_parquet(io.BytesIO(data), source=shard)
-    return features, labels
+    return read_parquet(io.BytesIO(data), source=shard)
 
 
 def read_files(
@@ -189,12 +190,31 @@ def read_files(
         Features (dense float32, or CSR when any shard is sparse) and labels
         (``None`` when the shards carry none).
     """
+    features, labels, _ = read_named_files(location, content_type=content_type)
+    return features, labels
+
+
+def read_named_files(
+    location: str | os.PathLike[str] | Sequence[str],
+    *,
+    content_type: str | None = None,
+) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | None, tuple[str, ...] | None]:
+    """:func:`read_files`, plus the feature names the shards carry.
+
+    Parquet shards name their columns; the names are returned when every
+    shard is Parquet and all agree (``None`` otherwise).
+
+    Raises
+    ------
+    DataFormatError
+        If Parquet shards name their features differently.
+    """
     from lodgepole.data.record_set import read_record_set
 
     parts = []
     for shard in list_shards(location):
         if shard.endswith(".amazon.manifest"):
-            parts.append(read_record_set(shard))
+            parts.append((*read_record_set(shard), None))
             continue
         kind = content_type_of(shard, content_type)
         fs, path = _filesystem(shard)
@@ -218,4 +238,26 @@ def read_files(
         X = np.concatenate([p[0] for p in parts])
     labels = [p[1] for p in parts]
     y = None if any(lab is None for lab in labels) else np.concatenate(labels)
-    return X, y
+    return X, y, agreed_names([p[2] for p in parts], location)
+
+
+def agreed_names(
+    names: Sequence[tuple[str, ...] | None], location: object
+) -> tuple[str, ...] | None:
+    """The shards' common feature names; None unless every shard has some.
+
+    Raises
+    ------
+    DataFormatError
+        If two shards name their features differently.
+    """
+    if not names or any(n is None for n in names):
+        return None
+    first = names[0]
+    for other in names[1:]:
+        if other != first:
+            raise DataFormatError(
+                f"shards of {location!r} name their features differently: "
+                f"{list(first)!r} and {list(other)!r}."  # type: ignore[arg-type]
+            )
+    return first

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lodgepole._types import PredictorType
+from lodgepole.data._tabular import column_names, numeric_table, vector
 from lodgepole.exceptions import DataFormatError
 
 __all__ = ["Batch", "InMemoryChannel", "as_channel"]
@@ -47,6 +48,7 @@ class Batch:
 
 
 def _as_features(features: object, channel: str) -> Features:
+    features = numeric_table(features, f"channel {channel!r}")
     if sp.issparse(features):
         X = sp.csr_matrix(features, dtype=np.float32)
         X.sum_duplicates()
@@ -87,7 +89,7 @@ def _first_non_finite(X: Features, channel: str) -> str:
 
 def _as_labels(labels: object, num_rows: int, channel: str) -> np.ndarray:
     try:
-        y = np.asarray(labels, dtype=np.float32)
+        y = np.asarray(vector(labels), dtype=np.float32)
     except (TypeError, ValueError) as err:
         raise DataFormatError(
             f"channel {channel!r}: labels must be numeric; {err}"
@@ -103,7 +105,7 @@ def _as_labels(labels: object, num_rows: int, channel: str) -> np.ndarray:
 
 
 def _as_weights(weights: object, num_rows: int, channel: str) -> np.ndarray:
-    w = np.ascontiguousarray(np.asarray(weights, dtype=np.float32))
+    w = np.ascontiguousarray(np.asarray(vector(weights), dtype=np.float32))
     if w.shape != (num_rows,):
         raise DataFormatError(
             f"channel {channel!r}: expected one weight per record ({num_rows}); "
@@ -127,12 +129,14 @@ class InMemoryChannel:
     name
         Channel name: ``train``, ``validation`` or ``test``.
     features
-        ``(num_records, feature_dim)`` numbers: numpy array, pandas DataFrame or
-        any scipy.sparse matrix (kept as CSR).
+        ``(num_records, feature_dim)`` numbers: numpy array, pandas DataFrame,
+        pyarrow Table or any scipy.sparse matrix (kept as CSR).
     labels
-        One label per record.
+        One label per record (array, list, pandas Series or Arrow array).
     weights
         Optional non-negative loss weight per record.
+    feature_names
+        Names of the features; by default a DataFrame's or table's columns.
 
     Examples
     --------
@@ -149,8 +153,10 @@ class InMemoryChannel:
         features: object,
         labels: object,
         weights: object | None = None,
+        feature_names: tuple[str, ...] | None = None,
     ) -> None:
         self.name = name
+        names = column_names(features) if feature_names is None else feature_names
         self.features = _as_features(features, name)
         self.labels = _as_labels(labels, self.features.shape[0], name)
         self.weights = (
@@ -166,7 +172,12 @@ class InMemoryChannel:
                 f"channel {name!r}, row {row}: labels must be finite; "
                 f"got {float(self.labels[row])!r}."
             )
-        self.feature_names = _column_names(features)
+        if names is not None and len(names) != self.features.shape[1]:
+            raise DataFormatError(
+                f"channel {name!r}: {len(names)} feature names for "
+                f"{self.features.shape[1]} features."
+            )
+        self.feature_names = None if names is None else tuple(names)
 
     @property
     def num_records(self) -> int:
@@ -252,13 +263,6 @@ class InMemoryChannel:
         )
 
 
-def _column_names(features: object) -> tuple[str, ...] | None:
-    columns = getattr(features, "columns", None)
-    if columns is None:
-        return None
-    return tuple(str(c) for c in columns)
-
-
 #: Channels stored in files larger than this (bytes on disk) are streamed
 #: shard by shard instead of loaded; ``LODGEPOLE_MEMORY_BUDGET`` overrides it.
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
@@ -299,13 +303,14 @@ def as_channel(
     >>> as_channel("test", (np.zeros((2, 1)), [0, 1])).num_records
     2
     """
-    from lodgepole.data.files import read_files
+    from lodgepole.data.files import read_named_files
     from lodgepole.data.record_set import RecordSet, read_record_set
 
     if isinstance(data, InMemoryChannel):
         return data
     if isinstance(data, tuple) and len(data) in (2, 3):
         return InMemoryChannel(name, *data)
+    names = None
     if isinstance(data, RecordSet):
         features, labels = read_record_set(data)
     elif isinstance(data, (str, os.PathLike)) or (
@@ -318,7 +323,7 @@ def as_channel(
         limit = memory_budget() if budget is None else budget
         if total_size(shards) > limit:
             return StreamingChannel(name, shards, content_type)  # type: ignore[return-value]
-        features, labels = read_files(shards, content_type=content_type)
+        features, labels, names = read_named_files(shards, content_type=content_type)
     else:
         raise DataFormatError(
             f"channel {name!r}: expected a tuple (features, labels) or "
@@ -330,4 +335,4 @@ def as_channel(
             f"channel {name!r}: the records at {data!r} carry no labels; "
             "training channels need a label in every record."
         )
-    return InMemoryChannel(name, features, labels)
+    return InMemoryChannel(name, features, labels, feature_names=names)

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lodgepole._types import PredictorType
+from lodgepole.data.files import agreed_names
 from lodgepole.data.memory import SCORING_CHUNK, Batch, InMemoryChannel, T
 from lodgepole.exceptions import DataFormatError
 
@@ -68,9 +69,11 @@ class StreamingChannel:
         self.content_type = content_type
         counts = []
         widths = set()
+        names = []
         sparse = False
         for shard in self.shards:
-            features, labels = self._read(shard)
+            features, labels, shard_names = self._read_named(shard)
+            names.append(shard_names)
             if labels is None:
                 raise DataFormatError(
                     f"channel {name!r}: shard {shard!r} carries no labels; "
@@ -84,6 +87,7 @@ class StreamingChannel:
                 f"channel {name!r}: shards disagree on the feature count: "
                 f"{sorted(widths)}."
             )
+        self.feature_names = agreed_names(names, name)
         self.counts = np.asarray(counts, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
         self._feature_dim = widths.pop()
@@ -98,9 +102,15 @@ class StreamingChannel:
         )
 
     def _read(self, shard: str) -> tuple[object, np.ndarray | None]:
-        from lodgepole.data.files import read_files
+        features, labels, _ = self._read_named(shard)
+        return features, labels
 
-        return read_files(shard, content_type=self.content_type)
+    def _read_named(
+        self, shard: str
+    ) -> tuple[object, np.ndarray | None, tuple[str, ...] | None]:
+        from lodgepole.data.files import read_named_files
+
+        return read_named_files(shard, content_type=self.content_type)
 
     def _load(self, shard: str) -> InMemoryChannel:
         features, labels = self._read(shard)

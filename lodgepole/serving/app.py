@@ -399,7 +399,8 @@ def model_metadata(model: LinearModel) -> dict[str, Any]:
     -------
     dict
         ``predictor_type``, ``feature_dim``, ``num_classes``,
-        ``label_names``, ``hyperparameters`` and ``metrics``, JSON-able.
+        ``label_names``, ``feature_names`` (None when the model was trained
+        on unnamed columns), ``hyperparameters`` and ``metrics``, JSON-able.
 
     Examples
     --------
@@ -418,6 +419,7 @@ def model_metadata(model: LinearModel) -> dict[str, Any]:
         "feature_dim": model.feature_dim,
         "num_classes": model.num_classes,
         "label_names": _jsonable(model.label_names),
+        "feature_names": _jsonable(model.feature_names),
         "hyperparameters": _jsonable(model.hyperparameters),
         "metrics": _jsonable(model.metrics),
     }

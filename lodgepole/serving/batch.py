@@ -9,7 +9,9 @@ Memory bounds
 CSV and JSON Lines shards are read in byte blocks of ``BLOCK_SIZE`` bytes and
 split on newlines; at most ``records_per_chunk`` lines are decoded and scored
 at a time, so memory is about one block plus one chunk of lines (a single
-line longer than a block is held whole). RecordIO-protobuf shards are read
+line longer than a block is held whole). Parquet shards are read
+``records_per_chunk`` rows at a time (pyarrow's batch reader; columns by the
+model's feature names when it has them). RecordIO-protobuf shards are read
 in blocks of 1 MiB and split into frames; ``records_per_chunk`` records at a
 time are decoded and scored, so memory is about one block plus twice one
 chunk of records (the framed records, then their float32 rows); a frame
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lodgepole.data.files import (
+    PARQUET,
     RECORDIO,
     _filesystem,
     content_type_of,
@@ -60,7 +63,7 @@ logger = logging.getLogger(__name__)
 CSV = "text/csv"
 
 #: Input content types :func:`transform` reads.
-CONTENT_TYPES = (CSV, JSONLINES, RECORDIO)
+CONTENT_TYPES = (CSV, JSONLINES, RECORDIO, PARQUET)
 
 #: Output types :func:`transform` writes (both stream one record per row).
 ACCEPT_TYPES = (JSONLINES, RECORDIO)
@@ -236,6 +239,45 @@ def _recordio_batches(
         first += len(offsets)
 
 
+def _parquet_batches(
+    handle: IO[bytes], shard: str, model: Any, records_per_chunk: int, has_labels: bool
+) -> Iterator[Any]:
+    """Row groups of a Parquet shard, ``records_per_chunk`` rows at a time.
+
+    A model with feature names reads those columns by name (other columns,
+    such as a label or an id, are ignored); one without reads every column,
+    less the first when ``has_labels``, in file order.
+    """
+    from lodgepole.data._tabular import numeric_table
+
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'Parquet files need pyarrow: pip install "lodgepole[parquet]"'
+        ) from err
+    try:
+        table = pq.ParquetFile(handle)
+    except (OSError, ValueError) as err:  # ArrowInvalid is a ValueError
+        raise DataFormatError(f"{shard!r}: not a readable Parquet file: {err}") from err
+    present = list(table.schema_arrow.names)
+    if model.feature_names is not None:
+        missing = [n for n in model.feature_names if n not in present]
+        if missing:
+            raise DataFormatError(
+                f"{shard!r}: lacks the model's feature column(s) {missing!r}; "
+                f"it has {present!r}."
+            )
+        columns = list(model.feature_names)
+    else:
+        columns = present[1:] if has_labels else present
+    first = 0
+    for batch in table.iter_batches(batch_size=records_per_chunk, columns=columns):
+        where = f"{shard!r}, rows {first}..{first + batch.num_rows - 1}"
+        yield numeric_table(batch, where)
+        first += batch.num_rows
+
+
 def _transform_shard(
     model: Any,
     shard: str,
@@ -260,6 +302,10 @@ def _transform_shard(
             if kind == RECORDIO:
                 batches = _recordio_batches(
                     handle, shard, model.feature_dim, records_per_chunk
+                )
+            elif kind == PARQUET:
+                batches = _parquet_batches(
+                    handle, shard, model, records_per_chunk, has_labels
                 )
             else:
                 batches = _text_batches(

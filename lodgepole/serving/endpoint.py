@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from lodgepole.data._tabular import check_columns, column_names, numeric_table
 from lodgepole.exceptions import ConfigError, DataFormatError, EndpointError
 from lodgepole.formats.csv import encode_csv
 from lodgepole.formats.record_pb2 import Record
@@ -205,6 +206,7 @@ class Predictor:
         self.content_type = content_type
         self.accept = accept
         self.endpoint_name = endpoint_name
+        self._metadata: dict[str, Any] | None = None
 
     @classmethod
     def attach(
@@ -258,8 +260,10 @@ class Predictor:
         Parameters
         ----------
         data
-            A numpy array (a 1-D array is one row), a scipy.sparse matrix,
-            or raw bytes already in ``content_type``.
+            A numpy array (a 1-D array is one row), a scipy.sparse matrix, a
+            pandas DataFrame or pyarrow Table (its columns checked against
+            the endpoint model's feature names), or raw bytes already in
+            ``content_type``.
         content_type, accept
             Override the predictor's defaults for this call.
 
@@ -277,7 +281,8 @@ class Predictor:
             If the server answers an error status (``status`` holds it,
             e.g. 400 for a malformed body) or cannot be reached.
         DataFormatError
-            If ``data`` cannot be encoded.
+            If ``data`` cannot be encoded, or a table's columns are missing,
+            unexpected or out of order.
 
         Examples
         --------
@@ -287,6 +292,11 @@ class Predictor:
         lodgepole.exceptions.EndpointError: cannot reach ...
         """
         request_type = content_type or self.content_type
+        names = column_names(data)
+        if names is not None:
+            expected = self.model_metadata().get("feature_names")
+            check_columns(names, None if expected is None else tuple(expected), "data")
+            data = numeric_table(data, "data")
         body = encode_request(data, request_type)
         request = urllib.request.Request(
             self.url + "/invocations",
@@ -294,18 +304,34 @@ class Predictor:
             method="POST",
             headers={"Content-Type": request_type, "Accept": accept or self.accept},
         )
+        payload, reply_type = self._send(request)
+        return decode_response(payload, reply_type)
+
+    def _send(self, request: urllib.request.Request | str) -> tuple[bytes, str]:
+        """The body and content type of the answer; errors as EndpointError."""
         try:
             with urllib.request.urlopen(
                 request, timeout=REQUEST_TIMEOUT_SECONDS
             ) as reply:
-                payload = reply.read()
-                reply_type = reply.headers.get("Content-Type", "")
+                return reply.read(), reply.headers.get("Content-Type", "")
         except urllib.error.HTTPError as err:
             raise EndpointError(err.code, _error_message(err)) from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
             raise EndpointError(None, f"cannot reach {self.url}: {reason}") from None
-        return decode_response(payload, reply_type)
+
+    def model_metadata(self) -> dict[str, Any]:
+        """The endpoint's ``GET /model`` document (fetched once, then kept).
+
+        Raises
+        ------
+        EndpointError
+            If the endpoint cannot be reached or answers an error.
+        """
+        if self._metadata is None:
+            payload, _ = self._send(self.url + "/model")
+            self._metadata = json.loads(payload)
+        return self._metadata
 
     def delete_endpoint(self) -> None:
         """Stop this predictor's endpoint and remove it from the registry.

@@ -117,6 +117,7 @@ def test_model_route_describes_model(client, model):
         "feature_dim",
         "num_classes",
         "label_names",
+        "feature_names",
         "hyperparameters",
         "metrics",
     }
