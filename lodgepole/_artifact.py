@@ -551,7 +551,8 @@ def _check_arrays(
     source: Path,
 ) -> None:
     dim, num_classes = document["feature_dim"], document["num_classes"]
-    k = num_classes if document["predictor_type"] == "multiclass_classifier" else 1
+    several = ("multiclass_classifier", "multilabel_classifier")
+    k = num_classes if document["predictor_type"] in several else 1
     expected = {"weights": [dim, k], "bias": [k]}
     for name, array in arrays.items():
         entry = recorded.get(name)

@@ -39,12 +39,14 @@ Auto = Literal["auto"]
 _B = frozenset({PredictorType.BINARY})
 _M = frozenset({PredictorType.MULTICLASS})
 _R = frozenset({PredictorType.REGRESSOR})
+_L = frozenset({PredictorType.MULTILABEL})
 _BM = _B | _M
 _ALL = frozenset(PredictorType)
 
 LOSSES: dict[PredictorType, tuple[str, ...]] = {
     PredictorType.BINARY: ("logistic", "hinge_loss"),
     PredictorType.MULTICLASS: ("softmax_loss",),
+    PredictorType.MULTILABEL: ("multilabel_logistic",),
     PredictorType.REGRESSOR: (
         "squared_loss",
         "absolute_loss",
@@ -324,8 +326,9 @@ _LEGACY_CRITERIA = (("f1", "f_beta"), ("cross_entropy_loss", "loss_function"))
 _TABLE = (
     _choice("predictor_type", None, "Kind of target.",
             choices=tuple(p.value for p in PredictorType), enum_type=PredictorType),
-    _int("num_classes", None, "Number of classes K (required for multiclass).", _M,
-         interval="[1, 1000000]"),
+    _int("num_classes", None,
+         "Number of classes K (multiclass) or labels (multilabel); required.",
+         _M | _L, interval="[1, 1000000]"),
     _int("feature_dim", AUTO, "Number of features D; 'auto' reads it from the data.",
          auto=_KEEP),
     _int("accuracy_top_k", 3, "k of the top-k accuracy metric.", _M),
@@ -339,7 +342,7 @@ _TABLE = (
            auto=0.0),
     _choice("binary_classifier_model_selection_criteria", "accuracy",
             "Criterion for threshold calibration, model selection, early stopping.",
-            _B, choices=_CRITERIA, aliases=_LEGACY_CRITERIA),
+            _B | _L, choices=_CRITERIA, aliases=_LEGACY_CRITERIA),
     _int("early_stopping_patience", 3, "Epochs without improvement before stopping."),
     _float("early_stopping_tolerance", 0.001,
            "Minimum relative improvement that counts."),

@@ -10,17 +10,19 @@ The graph computes what :meth:`LinearModel.predict
     features  float32 [N, feature_dim]
       -> MatMul(weights) -> Add(bias) -> link
       -> score            float32 [N] or [N, num_classes]
-      -> predicted_label  float32 [N]   (classifiers only)
+      -> predicted_label  float32 [N] ([N, K] multilabel; classifiers only)
 
 Binary classifiers: ``score`` is ``Sigmoid`` of the margin (or the margin
 itself with the ``identity`` link) and ``predicted_label`` is 1.0 where
 ``score >= threshold``, compared in float64 as ``predict`` does. Multiclass
 classifiers: ``score`` is ``Softmax`` over the classes and
-``predicted_label`` the ``ArgMax``, the lowest index on ties. Regressors:
+``predicted_label`` the ``ArgMax``, the lowest index on ties. Multilabel
+classifiers: ``score`` is ``Sigmoid`` of each label's margin and
+``predicted_label`` compares each with its own threshold. Regressors:
 ``score`` only. ``N`` is a dynamic dimension, so any batch size runs.
 
 The model's ``metadata_props`` hold ``predictor_type``, ``link``,
-``feature_dim``, ``num_classes``, ``threshold`` (binary only),
+``feature_dim``, ``num_classes``, ``threshold`` (binary and multilabel),
 ``label_names`` and ``feature_names`` as JSON lists (each only when the
 model has them) and ``lodgepole_version``.
 
@@ -171,10 +173,10 @@ def _initializers(model: LinearModel) -> list[onnx.TensorProto]:
         numpy_helper.from_array(model.weights, "weights"),
         numpy_helper.from_array(model.bias, "bias"),
     ]
-    if model.predictor_type is not PredictorType.MULTICLASS:
+    if model.predictor_type in (PredictorType.BINARY, PredictorType.REGRESSOR):
         axis = np.array([1], dtype=np.int64)  # Squeeze [N, 1] to [N]
         tensors.append(numpy_helper.from_array(axis, "class_axis"))
-    if model.predictor_type is PredictorType.BINARY:
+    if model.threshold is not None:  # binary: a scalar; multilabel: one per label
         threshold = np.array(model.threshold, dtype=np.float64)
         tensors.append(numpy_helper.from_array(threshold, "threshold"))
     return tensors
@@ -207,7 +209,10 @@ def _link_nodes(model: LinearModel) -> list[onnx.NodeProto]:
         return [helper.make_node("Squeeze", ["raw", "class_axis"], ["score"])]
 
     margin = "score" if model.link == "identity" else "margin"
-    nodes = [helper.make_node("Squeeze", ["raw", "class_axis"], [margin])]
+    if model.predictor_type is PredictorType.MULTILABEL:  # [N, K], no squeeze
+        nodes = [helper.make_node("Identity", ["raw"], [margin])]
+    else:
+        nodes = [helper.make_node("Squeeze", ["raw", "class_axis"], [margin])]
     if model.link == "sigmoid":
         nodes.append(helper.make_node("Sigmoid", ["margin"], ["score"]))
     # predict widens the float32 score to float64 before comparing it with
@@ -223,6 +228,9 @@ def _link_nodes(model: LinearModel) -> list[onnx.NodeProto]:
 
 
 def _outputs(model: LinearModel) -> list[onnx.ValueInfoProto]:
+    if model.predictor_type is PredictorType.MULTILABEL:
+        shape: list[str | int] = [BATCH_DIM, model.num_classes]
+        return [_float_tensor("score", shape), _float_tensor("predicted_label", shape)]
     if model.predictor_type is PredictorType.MULTICLASS:
         score = _float_tensor("score", [BATCH_DIM, model.num_classes])
     else:
@@ -263,4 +271,9 @@ def _doc_string(model: LinearModel) -> str:
         text += f"; predicted_label = 1.0 where score >= {model.threshold!r} else 0.0"
     elif model.predictor_type is PredictorType.MULTICLASS:
         text += "; predicted_label = argmax(score, axis=1), lowest index on ties"
+    elif model.predictor_type is PredictorType.MULTILABEL:
+        text += (
+            "; predicted_label[:, k] = 1.0 where score[:, k] >= threshold[k] "
+            f"(threshold={list(model.threshold)!r}) else 0.0"  # type: ignore[arg-type]
+        )
     return text + "."

@@ -19,6 +19,8 @@ class PredictorType(str, enum.Enum):
     BINARY = "binary_classifier"
     MULTICLASS = "multiclass_classifier"
     REGRESSOR = "regressor"
+    #: Several independent 0/1 labels per record (a lodgepole extension).
+    MULTILABEL = "multilabel_classifier"
 
     @property
     def is_classifier(self) -> bool:

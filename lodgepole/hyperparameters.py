@@ -124,7 +124,12 @@ def _loss_message(predictor_type: PredictorType, loss: str) -> str:
 
 _REQUIRED_PREDICTOR_TYPE = (
     "predictor_type is required; expected one of 'binary_classifier', "
-    "'multiclass_classifier' or 'regressor'; got no value."
+    "'multiclass_classifier', 'regressor' or 'multilabel_classifier'; got no "
+    "value."
+)
+_REQUIRED_NUM_LABELS = (
+    "num_classes (the number of labels) is required when predictor_type is "
+    "'multilabel_classifier'; expected an integer in [2, 1000000]; got no value."
 )
 _REQUIRED_NUM_CLASSES = (
     "num_classes is required when predictor_type is 'multiclass_classifier'; "
@@ -249,6 +254,15 @@ class Hyperparameters:
                 raise ConfigError(_REQUIRED_NUM_CLASSES)
             if self.num_classes < 3:
                 raise ConfigError(_few_classes_message(self.num_classes))
+        elif predictor_type is PredictorType.MULTILABEL:
+            if self.num_classes is None:
+                raise ConfigError(_REQUIRED_NUM_LABELS)
+            if self.num_classes < 2:
+                raise ConfigError(
+                    "num_classes (the number of labels) must be >= 2 when "
+                    "predictor_type is 'multilabel_classifier'; got "
+                    f"{self.num_classes!r}. Use 'binary_classifier' for one label."
+                )
         else:
             fixed = 2 if predictor_type is PredictorType.BINARY else 1
             object.__setattr__(self, "num_classes", fixed)

@@ -49,6 +49,7 @@ _LINKS = {
     PredictorType.BINARY: ("sigmoid", "identity"),
     PredictorType.MULTICLASS: ("softmax",),
     PredictorType.REGRESSOR: ("identity",),
+    PredictorType.MULTILABEL: ("sigmoid",),
 }
 
 
@@ -62,10 +63,12 @@ class Prediction:
         float32. Shape (n,) for binary classifiers (a probability with the
         ``sigmoid`` link, a raw margin with ``identity``) and regressors (the
         value in label units); shape (n, num_classes) of class probabilities
-        for multiclass classifiers.
+        for multiclass classifiers, and of per-label probabilities for
+        multilabel classifiers.
     predicted_label
         float32 shape (n,): 0.0 or 1.0 for binary, the class index for
-        multiclass; ``None`` for regressors.
+        multiclass; shape (n, num_classes) of 0.0/1.0 (each label's score
+        against its threshold) for multilabel; ``None`` for regressors.
 
     Examples
     --------
@@ -89,20 +92,22 @@ class LinearModel:
         What the model predicts; a :class:`PredictorType` or its string value.
     weights
         Shape (feature_dim, K) with K = 1 for binary classifiers and
-        regressors, K = num_classes (>= 3) for multiclass classifiers. Stored
+        regressors, K = num_classes (>= 3) for multiclass classifiers and the
+        number of labels (>= 2) for multilabel classifiers. Stored
         as a read-only float32 C-contiguous copy.
     bias
         Shape (K,); stored like ``weights``.
     link
-        ``"sigmoid"`` (binary, logistic loss), ``"identity"`` (binary with
-        hinge loss, regressor) or ``"softmax"`` (multiclass).
+        ``"sigmoid"`` (binary with logistic loss, multilabel), ``"identity"``
+        (binary with hinge loss, regressor) or ``"softmax"`` (multiclass).
     threshold
-        Binary only: ``predicted_label`` is 1.0 where ``score >= threshold``.
-        ``None`` means 0.5 for binary classifiers (the centre of both the
-        sigmoid and the hinge score); must be ``None`` otherwise.
+        Binary: ``predicted_label`` is 1.0 where ``score >= threshold``;
+        ``None`` means 0.5 (the centre of both the sigmoid and the hinge
+        score). Multilabel: one threshold per label (``None``: 0.5 each),
+        stored as a tuple. Must be ``None`` for the other types.
     label_names
-        One name per class (2 for binary, num_classes for multiclass) or one
-        name of the target for regressors.
+        One name per class (2 for binary, num_classes for multiclass), per
+        label (multilabel), or one name of the target for regressors.
     feature_names
         One distinct name per feature.
     hyperparameters, metadata
@@ -135,7 +140,7 @@ class LinearModel:
     weights: np.ndarray
     bias: np.ndarray
     link: str
-    threshold: float | None = None
+    threshold: float | tuple[float, ...] | None = None
     label_names: tuple[str, ...] | None = None
     feature_names: tuple[str, ...] | None = None
     hyperparameters: Mapping[str, object] = field(default_factory=dict)
@@ -154,7 +159,9 @@ class LinearModel:
             "weights": weights,
             "bias": bias,
             "link": _check_link(predictor_type, self.link),
-            "threshold": _check_threshold(predictor_type, self.threshold),
+            "threshold": _check_threshold(
+                predictor_type, self.threshold, weights.shape[1]
+            ),
             "label_names": _check_names(self.label_names, "label_names", num_classes),
             "feature_names": _check_names(
                 self.feature_names, "feature_names", weights.shape[0]
@@ -200,7 +207,8 @@ class LinearModel:
 
     @property
     def num_classes(self) -> int:
-        """2 for binary, K for multiclass, 1 for regressors."""
+        """2 for binary, K for multiclass, the number of labels for multilabel,
+        1 for regressors."""
         return _num_classes(self.predictor_type, self.weights)
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -283,8 +291,9 @@ class LinearModel:
         ([1.0], (1, 3))
         """
         score = _LINK_FUNCTIONS[self.link](self.decision_function(X))
-        if self.predictor_type is PredictorType.BINARY:
-            label = (score.astype(np.float64) >= self.threshold).astype(np.float32)
+        if self.predictor_type in _THRESHOLDED:
+            threshold = np.asarray(self.threshold, dtype=np.float64)
+            label = (score.astype(np.float64) >= threshold).astype(np.float32)
         elif self.predictor_type is PredictorType.MULTICLASS:
             label = np.argmax(score, axis=1).astype(np.float32)
         else:
@@ -613,6 +622,12 @@ def _frozen_float32(value: Any, name: str, ndim: int) -> np.ndarray:
     return frozen
 
 
+#: Predictor types whose labels come from comparing scores with thresholds.
+_THRESHOLDED = frozenset({PredictorType.BINARY, PredictorType.MULTILABEL})
+#: Predictor types with one score column per class or label.
+_SEVERAL_OUTPUTS = frozenset({PredictorType.MULTICLASS, PredictorType.MULTILABEL})
+
+
 def _num_classes(predictor_type: PredictorType, weights: np.ndarray) -> int:
     if predictor_type is PredictorType.BINARY:
         return 2
@@ -625,13 +640,19 @@ def _check_shapes(
     dim, k = weights.shape
     if dim < 1:
         raise ModelFormatError(f"weights must have at least one row; got {dim}.")
+    if predictor_type is PredictorType.MULTILABEL and k < 2:
+        raise ModelFormatError(
+            "weights must have one column per label (>= 2) when predictor_type "
+            f"is 'multilabel_classifier'; got {weights.shape}. Use "
+            "'binary_classifier' for one label."
+        )
     if predictor_type is PredictorType.MULTICLASS and k < 3:
         raise ModelFormatError(
             f"num_classes must be >= 3 when predictor_type is "
             f"'multiclass_classifier'; got {k} (weights shape {weights.shape}). "
             "Use 'binary_classifier' for two classes."
         )
-    if predictor_type is not PredictorType.MULTICLASS and k != 1:
+    if predictor_type not in _SEVERAL_OUTPUTS and k != 1:
         raise ModelFormatError(
             f"weights must have shape (feature_dim, 1) when predictor_type is "
             f"{predictor_type.value!r}; got {weights.shape}."
@@ -653,16 +674,37 @@ def _check_link(predictor_type: PredictorType, link: Any) -> str:
     return str(link)
 
 
-def _check_threshold(predictor_type: PredictorType, threshold: Any) -> float | None:
-    if predictor_type is not PredictorType.BINARY:
+def _check_threshold(
+    predictor_type: PredictorType, threshold: Any, num_outputs: int
+) -> float | tuple[float, ...] | None:
+    if predictor_type not in _THRESHOLDED:
         if threshold is not None:
             raise ModelFormatError(
-                f"threshold applies only to 'binary_classifier'; got "
-                f"threshold={threshold!r} for {predictor_type.value!r}."
+                "threshold applies only to 'binary_classifier' and "
+                f"'multilabel_classifier'; got threshold={threshold!r} for "
+                f"{predictor_type.value!r}."
             )
         return None
+    if predictor_type is PredictorType.MULTILABEL:
+        if threshold is None:
+            return (DEFAULT_THRESHOLD,) * num_outputs
+        values = (
+            np.asarray(threshold).tolist()
+            if isinstance(threshold, np.ndarray)
+            else threshold
+        )
+        if not isinstance(values, list | tuple) or len(values) != num_outputs:
+            raise ModelFormatError(
+                f"threshold must be {num_outputs} numbers, one per label, for "
+                f"'multilabel_classifier'; got {threshold!r}."
+            )
+        return tuple(_one_threshold(v) for v in values)
     if threshold is None:
         return DEFAULT_THRESHOLD
+    return _one_threshold(threshold)
+
+
+def _one_threshold(threshold: Any) -> float:
     if not is_real(threshold):
         raise ModelFormatError(f"threshold must be a real number; got {threshold!r}.")
     if not math.isfinite(float(threshold)):

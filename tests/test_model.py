@@ -29,19 +29,30 @@ NUM_CLASSES = 4
 
 def make_model(predictor_type: str, seed: int = 0, **overrides: object) -> LinearModel:
     rng = np.random.default_rng(seed)
-    k = NUM_CLASSES if predictor_type == "multiclass_classifier" else 1
+    several = ("multiclass_classifier", "multilabel_classifier")
+    k = NUM_CLASSES if predictor_type in several else 1
     links = {
         "binary_classifier": "sigmoid",
         "multiclass_classifier": "softmax",
         "regressor": "identity",
+        "multilabel_classifier": "sigmoid",
     }
-    num_labels = {"binary_classifier": 2, "multiclass_classifier": k, "regressor": 1}
+    num_labels = {
+        "binary_classifier": 2,
+        "multiclass_classifier": k,
+        "regressor": 1,
+        "multilabel_classifier": k,
+    }
+    thresholds = {
+        "binary_classifier": 0.1 + 0.2,
+        "multilabel_classifier": (0.1 + 0.2, 0.5, 0.7, 0.25),
+    }
     fields: dict[str, object] = {
         "predictor_type": predictor_type,
         "weights": rng.normal(size=(FEATURE_DIM, k)),
         "bias": rng.normal(size=k),
         "link": links[predictor_type],
-        "threshold": 0.1 + 0.2 if predictor_type == "binary_classifier" else None,
+        "threshold": thresholds.get(predictor_type),
         "label_names": tuple(f"label {i}" for i in range(num_labels[predictor_type])),
         "feature_names": tuple(f"f{i}" for i in range(FEATURE_DIM)),
         "hyperparameters": {"learning_rate": 1 / 3, "loss": "auto", "epochs": 15},

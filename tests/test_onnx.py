@@ -26,7 +26,7 @@ RTOL, ATOL = 1e-5, 1e-6
 # Binary rows whose score lies this close to the threshold may get either
 # label: onnxruntime's Sigmoid and predict's may round the last bit apart.
 NEAR_THRESHOLD = 1e-6
-TRAINED_KINDS = ("sigmoid", "hinge", "multiclass", "regressor")
+TRAINED_KINDS = ("sigmoid", "hinge", "multiclass", "regressor", "multilabel")
 
 
 def make_features(n: int, seed: int = 0, zeros: float = 0.0) -> np.ndarray:
@@ -48,6 +48,13 @@ def train_model(kind: str, features: Any = None) -> LinearModel:
         )
         y = np.digitize(signal, np.quantile(signal, [0.25, 0.5, 0.75]))
         label_names = ("north", "east", "south", "west")
+    elif kind == "multilabel":
+        hyperparameters.update(
+            predictor_type="multilabel_classifier", num_classes=NUM_CLASSES
+        )
+        cuts = np.quantile(signal, [0.2, 0.4, 0.6, 0.8])
+        y = np.stack([signal > c for c in cuts], axis=1) ^ (values[:, :4] > 1.0)
+        label_names = ("pine", "fir", "aspen", "spruce")
     elif kind == "regressor":
         hyperparameters["predictor_type"] = "regressor"
         y = 3.0 * signal + 1.0
@@ -140,6 +147,7 @@ def test_to_onnx_trained_links_are_the_ones_asked_for(
         "hinge": "identity",
         "multiclass": "softmax",
         "regressor": "identity",
+        "multilabel": "sigmoid",
     }
 
 
@@ -223,6 +231,7 @@ def test_to_onnx_file_passes_the_onnx_checker(
         ("sigmoid", ["score", "predicted_label"]),
         ("multiclass", ["score", "predicted_label"]),
         ("regressor", ["score"]),
+        ("multilabel", ["score", "predicted_label"]),
     ],
 )
 def test_to_onnx_outputs_are_named_as_in_predict(

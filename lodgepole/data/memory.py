@@ -96,10 +96,11 @@ def _as_labels(labels: object, num_rows: int, channel: str) -> np.ndarray:
         ) from err
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != num_rows:
+    if y.ndim not in (1, 2) or y.shape[0] != num_rows:
         raise DataFormatError(
-            f"channel {channel!r}: expected one label per record ({num_rows}); "
-            f"got labels of shape {y.shape}."
+            f"channel {channel!r}: expected one label per record ({num_rows}), "
+            "or one row of 0/1 labels per record (multilabel); got labels of "
+            f"shape {y.shape}."
         )
     return np.ascontiguousarray(y)
 
@@ -167,10 +168,11 @@ class InMemoryChannel:
         if self.features.shape[0] == 0:
             raise DataFormatError(f"channel {name!r} is empty: it holds no records.")
         if not np.isfinite(self.labels).all():
-            row = int(np.flatnonzero(~np.isfinite(self.labels))[0])
+            bad = ~np.isfinite(self.labels.reshape(self.labels.shape[0], -1))
+            row, column = (int(i) for i in np.argwhere(bad)[0])
             raise DataFormatError(
                 f"channel {name!r}, row {row}: labels must be finite; "
-                f"got {float(self.labels[row])!r}."
+                f"got {float(self.labels.reshape(len(bad), -1)[row, column])!r}."
             )
         if names is not None and len(names) != self.features.shape[1]:
             raise DataFormatError(
@@ -194,6 +196,15 @@ class InMemoryChannel:
     def check_labels(self, predictor_type: PredictorType, num_classes: int) -> None:
         """Raise DataFormatError naming the first label invalid for the predictor."""
         y = self.labels
+        if predictor_type is PredictorType.MULTILABEL:
+            _check_multilabel(y, num_classes, self.name)
+            return
+        if y.ndim != 1:
+            raise DataFormatError(
+                f"channel {self.name!r}: labels have {y.shape[1]} columns; only "
+                "predictor_type 'multilabel_classifier' takes several labels per "
+                "record."
+            )
         if predictor_type is PredictorType.REGRESSOR:
             return
         if predictor_type is PredictorType.BINARY:
@@ -260,6 +271,23 @@ class InMemoryChannel:
             self.labels[rows],
             None if self.weights is None else self.weights[rows],
             0,
+        )
+
+
+def _check_multilabel(y: np.ndarray, num_labels: int, channel: str) -> None:
+    if y.ndim != 2 or y.shape[1] != num_labels:
+        width = 1 if y.ndim == 1 else y.shape[1]
+        raise DataFormatError(
+            f"channel {channel!r}: predictor_type 'multilabel_classifier' with "
+            f"num_classes={num_labels} needs {num_labels} 0/1 labels per record "
+            f"(labels of shape (records, {num_labels})); got {width} per record."
+        )
+    bad = (y != 0) & (y != 1)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise DataFormatError(
+            f"channel {channel!r}, row {row}: label {column} must be 0 or 1 for "
+            f"predictor_type 'multilabel_classifier'; got {float(y[row, column])!r}."
         )
 
 

@@ -26,7 +26,8 @@ def _prediction_arrays(
     """Scores and labels as float32 values widened to float64, shapes checked.
 
     ``score`` must be ``(n,)`` or ``(n, K)``; ``predicted_label``, when given,
-    ``(n,)``. Raises DataFormatError otherwise.
+    ``(n,)``, or ``(n, K)`` like ``score`` for a multilabel model (one 0/1
+    value per label). Raises DataFormatError otherwise.
     """
     scores = np.asarray(score, dtype=np.float32).astype(np.float64)
     if scores.ndim not in (1, 2):
@@ -36,9 +37,11 @@ def _prediction_arrays(
     if predicted_label is None:
         return scores, None
     labels = np.asarray(predicted_label, dtype=np.float32).astype(np.float64)
-    if labels.shape != (scores.shape[0],):
+    multilabel = scores.ndim == 2 and labels.shape == scores.shape
+    if labels.shape != (scores.shape[0],) and not multilabel:
         raise DataFormatError(
             f"predicted_label has shape {labels.shape!r}; expected "
-            f"({scores.shape[0]},), one label per score row."
+            f"({scores.shape[0]},), one label per score row, or the shape of "
+            "score (multilabel)."
         )
     return scores, labels

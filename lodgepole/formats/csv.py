@@ -243,8 +243,9 @@ def encode_predictions_csv(
     -------
     bytes
         Lines ``<predicted_label>,<score>`` (binary),
-        ``<predicted_label>,<score_0>,...,<score_K-1>`` (multiclass) or
-        ``<score>`` (regressor), each ending with ``\\n``.
+        ``<predicted_label>,<score_0>,...,<score_K-1>`` (multiclass),
+        ``<label_0>,...,<label_K-1>,<score_0>,...,<score_K-1>`` (multilabel)
+        or ``<score>`` (regressor), each ending with ``\\n``.
 
     Raises
     ------
@@ -268,8 +269,8 @@ def encode_predictions_csv(
     scores, labels = _prediction_arrays(score, predicted_label)
     rows = (scores.reshape(-1, 1) if scores.ndim == 1 else scores).tolist()
     if labels is not None:
-        pairs = zip(labels.tolist(), rows, strict=True)
-        rows = [[label, *row] for label, row in pairs]
+        heads = (labels.reshape(-1, 1) if labels.ndim == 1 else labels).tolist()
+        rows = [[*head, *row] for head, row in zip(heads, rows, strict=True)]
     lines = [",".join(map(_finite_text, row)) + "\n" for row in rows]
     return "".join(lines).encode("ascii")
 

@@ -42,6 +42,7 @@ __all__ = [
     "decode_jsonlines_instances",
     "encode_predictions_json",
     "encode_predictions_jsonlines",
+    "encode_predictions_top_k",
 ]
 
 logger = logging.getLogger(__name__)
@@ -464,22 +465,33 @@ def _prediction_texts(
             "a score or predicted_label is NaN or inf, which JSON cannot carry; "
             "expected finite predictions."
         )
-    if scores.ndim == 1:
-        score_texts = _float_texts(scores)
-    elif scores.shape[1] == 0:
-        score_texts = ["[]"] * scores.shape[0]
-    else:
-        flat = _float_texts(scores.ravel())
-        k = scores.shape[1]
-        score_texts = [
-            "[" + ", ".join(flat[i : i + k]) + "]" for i in range(0, len(flat), k)
-        ]
+    score_texts = _row_texts(scores)
     if labels is None:
         return ['{"score": ' + s + "}" for s in score_texts]
-    return [
-        '{"score": ' + s + ', "predicted_label": ' + p + "}"
-        for s, p in zip(score_texts, _float_texts(labels), strict=True)
+    texts = [
+        '{"score": ' + s + ', "predicted_label": ' + p
+        for s, p in zip(score_texts, _row_texts(labels), strict=True)
     ]
+    if labels.ndim == 2:  # multilabel: also the indices of the labels that hold
+        held = [
+            "[" + ", ".join(_float_texts(np.flatnonzero(row).astype(np.float64))) + "]"
+            for row in labels
+        ]
+        texts = [
+            t + ', "predicted_labels": ' + h for t, h in zip(texts, held, strict=True)
+        ]
+    return [t + "}" for t in texts]
+
+
+def _row_texts(values: np.ndarray) -> list[str]:
+    """Each row's JSON text: a number for 1-D values, a list for 2-D."""
+    if values.ndim == 1:
+        return _float_texts(values)
+    if values.shape[1] == 0:
+        return ["[]"] * values.shape[0]
+    flat = _float_texts(values.ravel())
+    k = values.shape[1]
+    return ["[" + ", ".join(flat[i : i + k]) + "]" for i in range(0, len(flat), k)]
 
 
 def encode_predictions_json(
@@ -511,6 +523,13 @@ def encode_predictions_json(
     b'{"predictions": [{"score": 41.5}]}'
     >>> encode_predictions_json(np.array([[0.5, 0.25, 0.25]]), np.array([0]))
     b'{"predictions": [{"score": [0.5, 0.25, 0.25], "predicted_label": 0.0}]}'
+
+    A multilabel model's labels are one 0/1 value per label, and
+    ``predicted_labels`` lists the labels that hold:
+
+    >>> encode_predictions_json(np.array([[0.75, 0.25]]), np.array([[1, 0]]))
+    b'{"predictions": [{"score": [0.75, 0.25], "predicted_label": [1.0, 0.0], \
+"predicted_labels": [0.0]}]}'
     """
     objects = _prediction_texts(score, predicted_label)
     return ('{"predictions": [' + ", ".join(objects) + "]}").encode("ascii")
@@ -546,3 +565,68 @@ def encode_predictions_jsonlines(
     """
     objects = _prediction_texts(score, predicted_label)
     return "".join(obj + "\n" for obj in objects).encode("ascii")
+
+
+def encode_predictions_top_k(
+    score: np.ndarray,
+    predicted_label: np.ndarray,
+    k: int,
+    *,
+    lines: bool = False,
+) -> bytes:
+    """Multiclass predictions with each row's ``k`` best classes and scores.
+
+    Parameters
+    ----------
+    score
+        ``(n, K)`` class probabilities.
+    predicted_label
+        ``(n,)`` labels.
+    k
+        How many classes to list, ``1 <= k <= K``; best first, the lower
+        class index first on ties.
+    lines
+        JSON Lines (one object per line) instead of ``{"predictions": [...]}``.
+
+    Returns
+    -------
+    bytes
+        Each object holds ``score``, ``predicted_label``, ``top_k_labels``
+        (class indices as floats, like ``predicted_label``) and
+        ``top_k_scores``.
+
+    Raises
+    ------
+    DataFormatError
+        If the scores are not ``(n, K)``, ``k`` is out of range, or a number
+        is not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> encode_predictions_top_k(np.array([[0.25, 0.5, 0.25]]), np.array([1]), 2)
+    b'{"predictions": [{"score": [0.25, 0.5, 0.25], "predicted_label": 1.0, \
+"top_k_labels": [1.0, 0.0], "top_k_scores": [0.5, 0.25]}]}'
+    """
+    scores = np.asarray(score, dtype=np.float32)
+    if scores.ndim != 2 or not 1 <= k <= scores.shape[1]:
+        raise DataFormatError(
+            f"top_k must be between 1 and the number of classes; got {k!r} for "
+            f"scores of shape {scores.shape!r}."
+        )
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    best = np.take_along_axis(scores, order, axis=1).astype(np.float64)
+    label_texts = _row_texts(order.astype(np.float64))
+    score_texts = _row_texts(best)
+    texts = [
+        text[:-1] + ', "top_k_labels": ' + labels + ', "top_k_scores": ' + values + "}"
+        for text, labels, values in zip(
+            _prediction_texts(score, predicted_label),
+            label_texts,
+            score_texts,
+            strict=True,
+        )
+    ]
+    if lines:
+        return "".join(t + "\n" for t in texts).encode("ascii")
+    return ('{"predictions": [' + ", ".join(texts) + "]}").encode("ascii")

@@ -235,8 +235,9 @@ def encode_prediction_records(
     """Encode inference responses: one record a row, labels only, no features.
 
     Each record holds ``label["score"]`` (one value, or K values for a
-    multiclass model) and, for classifiers, ``label["predicted_label"]``
-    (one value), all float32. Entries are written in key order
+    multiclass or multilabel model) and, for classifiers,
+    ``label["predicted_label"]`` (one value, or K 0/1 values for a multilabel
+    model), all float32. Entries are written in key order
     (``predicted_label`` first), as the real endpoints do.
 
     Parameters
@@ -273,8 +274,15 @@ def encode_prediction_records(
     entries = []
     columns = []
     if predicted_label is not None:
-        columns.append(_check_labels(predicted_label, s.shape[0]).reshape(-1, 1))
-        entries.append((_LABEL_FIELD, "predicted_label", "float32_tensor", 1))
+        labels = np.asarray(predicted_label)
+        if labels.ndim == 2 and labels.shape == s.shape:  # multilabel: K values
+            column = np.ascontiguousarray(labels, dtype="<f4")
+        else:
+            column = _check_labels(predicted_label, s.shape[0]).reshape(-1, 1)
+        columns.append(column)
+        entries.append(
+            (_LABEL_FIELD, "predicted_label", "float32_tensor", column.shape[1])
+        )
     entries.append((_LABEL_FIELD, "score", "float32_tensor", s.shape[1]))
     columns.append(np.ascontiguousarray(s))
     return _Layout.build(entries).fill(columns)

@@ -150,7 +150,7 @@ class _Trainer:
 
     # ------------------------------------------------------------- set-up
     def _num_classes(self) -> int:
-        if self.predictor_type is PredictorType.MULTICLASS:
+        if self.predictor_type in (PredictorType.MULTICLASS, PredictorType.MULTILABEL):
             return int(self.hp.num_classes)
         return 2 if self.predictor_type is PredictorType.BINARY else 1
 
@@ -421,7 +421,13 @@ class _Trainer:
             record["early_stopping_criteria"] = epoch_value
             if self.validation is not None:
                 leader = best.leader(maximize)
-                model = self._model(leader, best, float(best.thresholds[leader]))
+                # Multilabel thresholds are calibrated once, at the end (0.5 here).
+                threshold = (
+                    None
+                    if self.predictor_type is PredictorType.MULTILABEL
+                    else float(best.thresholds[leader])
+                )
+                model = self._model(leader, best, threshold)
                 metrics = self._channel_metrics(model, self.validation)
                 for name, value in metrics.items():
                     record[f"validation:{name}"] = value
@@ -553,7 +559,10 @@ class _Trainer:
         values = np.where(np.isnan(values), -np.inf if maximize else np.inf, values)
         chosen = int(np.argmax(values) if maximize else np.argmin(values))
         self._chosen = chosen
-        model = self._model(chosen, best, float(thresholds[chosen]))
+        threshold: float | tuple[float, ...] = float(thresholds[chosen])
+        if self.predictor_type is PredictorType.MULTILABEL:
+            threshold = self._label_thresholds(self._model(chosen, best, None))
+        model = self._model(chosen, best, threshold)
 
         metrics = {}
         for name, channel in self.channels.items():
@@ -572,7 +581,7 @@ class _Trainer:
         )
         for name in self.channels:
             logger.info("final metrics channel=%s %s", name, _format(metrics[name]))
-        final = self._model(chosen, best, float(thresholds[chosen]), metrics)
+        final = self._model(chosen, best, threshold, metrics)
         return TrainingResult(
             model=final,
             metrics=metrics,
@@ -582,12 +591,48 @@ class _Trainer:
             hyperparameters=self.hp.to_dict(),
         )
 
+    def _label_thresholds(self, model: LinearModel) -> tuple[float, ...]:
+        """Multilabel: each label's threshold, calibrated for the criterion.
+
+        On the validation channel, else on a sample of the train channel, as
+        binary thresholds are; ``loss_function`` keeps 0.5 for every label.
+        """
+        hp = self.hp
+        name = hp.binary_classifier_model_selection_criteria
+        if name == "loss_function":
+            return (0.5,) * self.num_classes
+        limit = _calibration_limit(hp)
+        if self.validation is not None:
+            parts = self.validation.map_chunks(ModelPredictions(model))
+            labels = np.concatenate([p[0] for p in parts])[:limit]
+            scores = np.concatenate([p[1] for p in parts])[:limit]
+            weights = self.validation.weights
+        else:
+            sample = self.train_channel.sample(limit, int(hp.seed))
+            labels, weights = sample.labels, sample.weights
+            scores = model.predict(sample.features).score
+        weights = None if weights is None else weights[:limit]
+        thresholds = []
+        for label in range(self.num_classes):
+            calibration = calibrate_thresholds(
+                scores[:, label : label + 1],
+                labels[:, label],
+                name,
+                beta=float(hp.f_beta),
+                target_recall=float(hp.target_recall),
+                target_precision=float(hp.target_precision),
+                sample_weight=weights,
+            )
+            thresholds.append(float(calibration.thresholds[0]))
+        logger.info("label thresholds calibrated criterion=%s %s", name, thresholds)
+        return tuple(thresholds)
+
     # ------------------------------------------------------------- outputs
     def _model(
         self,
         index: int,
         best: BestStates,
-        threshold: float,
+        threshold: float | tuple[float, ...] | None,
         metrics: dict[str, dict[str, float]] | None = None,
     ) -> LinearModel:
         w, b = self.stack.candidate_parameters(index, best.weights, best.bias)
@@ -595,13 +640,16 @@ class _Trainer:
             scale = np.float32(self.scaler.label_scale)
             w = w * scale
             b = b * scale + np.float32(self.scaler.label_mean)
-        binary = self.predictor_type is PredictorType.BINARY
+        thresholded = self.predictor_type in (
+            PredictorType.BINARY,
+            PredictorType.MULTILABEL,
+        )
         return LinearModel(
             predictor_type=self.predictor_type,
             weights=w.astype(np.float32),
             bias=b.astype(np.float32),
             link=self.loss.link,
-            threshold=threshold if binary else None,
+            threshold=threshold if thresholded else None,
             label_names=self.label_names,
             feature_names=self.train_channel.feature_names,
             hyperparameters=self.hp.to_dict(),
@@ -669,6 +717,12 @@ class _Trainer:
             seconds,
             _format(shown),
         )
+
+
+def _calibration_limit(hp: Hyperparameters) -> int:
+    """Rows threshold calibration uses (``num_calibration_samples``)."""
+    value = hp.num_calibration_samples
+    return 10_000_000 if value == "auto" else int(value)  # type: ignore[call-overload]
 
 
 def _best(values: np.ndarray) -> float:

@@ -39,6 +39,7 @@ from lodgepole.metrics.classification import (
     macro_scores,
     per_class_scores,
 )
+from lodgepole.metrics.multilabel import multilabel_scores
 from lodgepole.metrics.ranking import (
     dcg_score,
     log_loss,
@@ -102,10 +103,15 @@ METRIC_DIRECTIONS: dict[str, str] = {
     "rmse": _MIN,
     "absolute_loss": _MIN,
     "r2": _MAX,
+    # multilabel classifier (a lodgepole extension)
+    "multilabel_subset_accuracy": _MAX,
+    "hamming_loss": _MIN,
+    "micro_precision": _MAX,
+    "micro_recall": _MAX,
 }
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(binary|macro)_f_\d+(\.\d+)?"), _MAX),
+    (re.compile(r"(binary|macro|micro)_f_\d+(\.\d+)?"), _MAX),
     (re.compile(r"multiclass_top_k_accuracy_\d+"), _MAX),
     (re.compile(r"[a-z0-9_]+_objective"), _MIN),
 )
@@ -267,10 +273,44 @@ def _regressor(
     }
 
 
+def _multilabel(
+    y_true: ArrayLike,
+    score: ArrayLike,
+    predicted_label: ArrayLike | None,
+    num_classes: int | None,
+    beta: float,
+    top_k: int,
+    sample_weight: ArrayLike | None,
+) -> dict[str, float]:
+    """Metrics of a multilabel classifier; labels default to ``score >= 0.5``."""
+    scores = _as_scores(score, "score", ndim=2)
+    if num_classes is not None and num_classes != scores.shape[1]:
+        raise DataFormatError(
+            f"score has {scores.shape[1]} columns but num_classes is "
+            f"{num_classes!r}; expected one probability column per label."
+        )
+    if predicted_label is None:
+        predicted_label = (scores >= 0.5).astype(np.float64)
+    found = multilabel_scores(
+        y_true, predicted_label, beta=beta, sample_weight=sample_weight
+    )
+    return {
+        "multilabel_subset_accuracy": found["subset_accuracy"],
+        "hamming_loss": found["hamming_loss"],
+        "micro_precision": found["micro_precision"],
+        "micro_recall": found["micro_recall"],
+        f"micro_f_{beta:.3f}": found["micro_f_beta"],
+        "macro_precision": found["macro_precision"],
+        "macro_recall": found["macro_recall"],
+        f"macro_f_{beta:.3f}": found["macro_f_beta"],
+    }
+
+
 _BY_TYPE: dict[PredictorType, Callable[..., dict[str, float]]] = {
     PredictorType.BINARY: _binary,
     PredictorType.MULTICLASS: _multiclass,
     PredictorType.REGRESSOR: _regressor,
+    PredictorType.MULTILABEL: _multilabel,
 }
 
 
@@ -296,6 +336,11 @@ def compute_metrics(
       ``macro_precision``, ``macro_f_<beta>``, ``multiclass_balanced_accuracy``
       and ``multiclass_log_loss``.
     - ``regressor``: ``mse``, ``rmse``, ``absolute_loss`` and ``r2``.
+    - ``multilabel_classifier``: ``multilabel_subset_accuracy``,
+      ``hamming_loss``, ``micro_precision``, ``micro_recall``,
+      ``micro_f_<beta>``, ``macro_precision``, ``macro_recall`` and
+      ``macro_f_<beta>`` (``y_true`` and ``predicted_label`` of shape
+      ``(n, K)``; labels default to ``score >= 0.5``).
 
     Parameters
     ----------

@@ -18,7 +18,13 @@ values as shortest round-trip doubles):
 
 - binary classifier: ``<predicted_label>,<score>``
 - multiclass classifier: ``<predicted_label>,<score_0>,...,<score_K-1>``
+- multilabel classifier: ``<label_0>,...,<label_K-1>,<score_0>,...,<score_K-1>``
 - regressor: ``<score>``
+
+A multiclass request may ask for its ``top_k`` best classes, as the query
+parameter ``?top_k=N`` or ``top_k=N`` in the ``X-Amzn-SageMaker-Custom-
+Attributes`` header; JSON and JSON Lines replies then carry ``top_k_labels``
+and ``top_k_scores`` per record.
 
 Client errors are answered with a JSON body ``{"error": "..."}`` whose
 message is cut to a bounded length, so no request echoes much of its input.
@@ -35,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from lodgepole._types import PredictorType
 from lodgepole.exceptions import DataFormatError
 from lodgepole.formats.csv import decode_csv, encode_predictions_csv
 from lodgepole.formats.json import (
@@ -42,6 +49,7 @@ from lodgepole.formats.json import (
     decode_jsonlines_instances,
     encode_predictions_json,
     encode_predictions_jsonlines,
+    encode_predictions_top_k,
 )
 from lodgepole.formats.recordio import decode_records, encode_prediction_records
 from lodgepole.model import LinearModel, Prediction
@@ -177,8 +185,49 @@ def _encode(response_type: str, prediction: Prediction) -> bytes:
     return encode_predictions_json(score, label)
 
 
+#: ``top_k=N`` in the SageMaker custom-attributes header (``k=v`` pairs).
+_TOP_K_ATTRIBUTE = re.compile(r"(?:^|[,;]\s*)top_k\s*=\s*([^,;\s]*)")
+
+
+def _top_k(request: Request, model: LinearModel, response_type: str) -> int | None:
+    """The ``top_k`` a request asks for (query parameter or custom attribute).
+
+    Raises _HTTPError 400 when it is not an integer in ``[1, num_classes]``,
+    the model is not multiclass, or the response type cannot carry it.
+    """
+    text = request.query_params.get("top_k")
+    if text is None:
+        header = request.headers.get("x-amzn-sagemaker-custom-attributes", "")
+        match = _TOP_K_ATTRIBUTE.search(header)
+        text = None if match is None else match.group(1)
+    if text is None:
+        return None
+    if model.predictor_type is not PredictorType.MULTICLASS:
+        raise _HTTPError(
+            400,
+            "top_k applies to multiclass_classifier models only; this model "
+            f"is a {model.predictor_type.value}.",
+        )
+    if not text.isdigit() or not 1 <= int(text) <= model.num_classes:
+        raise _HTTPError(
+            400,
+            f"top_k must be an integer in [1, {model.num_classes}]; got {text[:20]!r}.",
+        )
+    if response_type not in (JSON, JSONLINES):
+        raise _HTTPError(
+            400,
+            f"top_k needs an {JSON} or {JSONLINES} response; the request "
+            f"accepts {response_type}.",
+        )
+    return int(text)
+
+
 def _score(
-    model: LinearModel, content_type: str, response_type: str, body: bytes
+    model: LinearModel,
+    content_type: str,
+    response_type: str,
+    body: bytes,
+    top_k: int | None = None,
 ) -> tuple[bytes, int]:
     """Decode, predict and encode one request: (body, rows scored)."""
     features = _decode(content_type, body, source="request body")
@@ -186,6 +235,12 @@ def _score(
         raise DataFormatError("the request body holds no records; expected >= 1.")
 
     prediction = model.predict(features)
+    if top_k is not None:
+        lines = response_type == JSONLINES
+        data = encode_predictions_top_k(
+            prediction.score, prediction.predicted_label, top_k, lines=lines
+        )
+        return data, int(features.shape[0])
     logger.debug(
         "request scored rows=%d content_type=%s accept=%s",
         features.shape[0],
@@ -358,13 +413,14 @@ async def _invoke(
 ) -> Response:
     try:
         content_type, response_type = _negotiate(request)
+        top_k = _top_k(request, model, response_type)
         body = await _read_body(request, max_body_bytes)
         if len(body) > _INLINE_BODY_BYTES:
             data, rows = await run_in_threadpool(
-                _score, model, content_type, response_type, body
+                _score, model, content_type, response_type, body, top_k
             )
         else:
-            data, rows = _score(model, content_type, response_type, body)
+            data, rows = _score(model, content_type, response_type, body, top_k)
     except _HTTPError as err:
         return _error(err.status, err.message)
     except DataFormatError as err:
@@ -448,7 +504,16 @@ def _invocation_operation(summary: str, operation_id: str) -> dict[str, Any]:
                 "description": "Response type; application/json when absent or "
                 "*/*. q-values are honoured.",
                 "schema": {"type": "string"},
-            }
+            },
+            {
+                "name": "top_k",
+                "in": "query",
+                "required": False,
+                "description": "Multiclass models: also list each record's k best "
+                "classes (JSON and JSON Lines replies). Also read as top_k=N "
+                "from X-Amzn-SageMaker-Custom-Attributes.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
         ],
         "requestBody": {
             "required": True,

@@ -49,6 +49,9 @@ def _random_batch(
     if name == "softmax_loss":
         labels = rng.integers(0, NUM_CLASSES, n).astype(np.float64)
         return rng.normal(0, 2, (n, num_models, NUM_CLASSES)), labels
+    if name == "multilabel_logistic":  # one 0/1 label per output
+        labels = rng.integers(0, 2, (n, NUM_CLASSES)).astype(np.float64)
+        return rng.normal(0, 2, (n, num_models, NUM_CLASSES)), labels
     if name in ("logistic", "hinge_loss"):
         labels = rng.integers(0, 2, n).astype(np.float64)
     else:
@@ -72,6 +75,7 @@ def test_losses_by_predictor_type_lists_spec_names_with_auto_choice_first() -> N
         PredictorType.BINARY: "logistic",
         PredictorType.MULTICLASS: "softmax_loss",
         PredictorType.REGRESSOR: "squared_loss",
+        PredictorType.MULTILABEL: "multilabel_logistic",
     }
     assert LOSSES_BY_PREDICTOR_TYPE[PredictorType.BINARY] == ("logistic", "hinge_loss")
     assert len(REGRESSION_LOSSES) == 6
@@ -358,6 +362,8 @@ def test_loss_stays_finite_for_extreme_scores(name: str, dtype: type) -> None:
     if num_outputs > 1:
         scores[:, :, 0] *= -1
     labels = np.array([0.0, 1.0, 1.0, 0.0])
+    if name == "multilabel_logistic":  # the same labels for every output
+        labels = np.repeat(labels[:, None], num_outputs, axis=1)
 
     value, grad = loss.value_and_gradient(scores, labels)
     assert np.isfinite(value).all()
@@ -475,3 +481,22 @@ def test_loss_rejects_scores_and_labels_of_wrong_shape() -> None:
         make_loss("squared_loss").value(np.zeros((3, 2, 1)), np.zeros(4))
     with pytest.raises(DataFormatError, match=r"expects 1 output per model"):
         make_loss("logistic").value(np.zeros((3, 2, 2)), np.zeros(3))
+
+
+def test_multilabel_logistic_is_the_sum_of_logistic_losses_per_label() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.normal(0, 3, (50, 2, 4))
+    labels = rng.integers(0, 2, (50, 4)).astype(np.float64)
+    value, grad = make_loss("multilabel_logistic").value_and_gradient(scores, labels)
+    logistic = make_loss("logistic")
+    for label in range(4):
+        _, one_grad = logistic.value_and_gradient(
+            scores[:, :, label : label + 1], labels[:, label]
+        )
+        np.testing.assert_allclose(grad[:, :, label], one_grad[:, :, 0])
+    expected = sum(
+        logistic.value(scores[:, :, k : k + 1], labels[:, k]) for k in range(4)
+    )
+    np.testing.assert_allclose(value, expected)
+    with pytest.raises(DataFormatError, match=r"row 0, label 1 is 2.0"):
+        make_loss("multilabel_logistic").value(scores[:1], np.array([[0, 2, 0, 1]]))

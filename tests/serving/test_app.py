@@ -26,7 +26,12 @@ CSV = "text/csv"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
 RECORDIO = "application/x-recordio-protobuf"
-PREDICTOR_TYPES = ["binary_classifier", "multiclass_classifier", "regressor"]
+PREDICTOR_TYPES = [
+    "binary_classifier",
+    "multiclass_classifier",
+    "regressor",
+    "multilabel_classifier",
+]
 
 
 def _data(predictor_type: str, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
@@ -37,13 +42,16 @@ def _data(predictor_type: str, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
         return X, (raw > 0).astype(np.float32)
     if predictor_type == "multiclass_classifier":
         return X, np.digitize(raw, [-2.0, 2.0]).astype(np.float32)
+    if predictor_type == "multilabel_classifier":
+        labels = np.stack([raw > -2.0, raw > 2.0, X[:, 0] > 0], axis=1)
+        return X, labels.astype(np.float32)
     return X, raw + 10.0
 
 
 @pytest.fixture(scope="module", params=PREDICTOR_TYPES)
 def model(request) -> LinearModel:
     hp = {"predictor_type": request.param, "epochs": 2, "mini_batch_size": 50}
-    if request.param == "multiclass_classifier":
+    if request.param in ("multiclass_classifier", "multilabel_classifier"):
         hp["num_classes"] = 3
     return lodgepole.train(hp, _data(request.param)).model
 
@@ -72,7 +80,8 @@ def _read_predictions(body: bytes) -> tuple[np.ndarray, np.ndarray | None]:
         record.ParseFromString(payload)
         scores.append(list(record.label["score"].float32_tensor.values))
         if "predicted_label" in record.label:
-            labels.append(record.label["predicted_label"].float32_tensor.values[0])
+            values = list(record.label["predicted_label"].float32_tensor.values)
+            labels.append(values[0] if len(values) == 1 else values)
     score = np.array(scores, np.float32)
     return score, (np.array(labels, np.float32) if labels else None)
 
@@ -340,6 +349,9 @@ def test_invocations_json_by_default(client, model, accept):
     else:
         labels = [p["predicted_label"] for p in predictions]
         assert labels == expected.predicted_label.tolist()
+        if expected.predicted_label.ndim == 2:  # multilabel: indices that hold
+            held = [np.flatnonzero(row).astype(float).tolist() for row in labels]
+            assert [p["predicted_labels"] for p in predictions] == held
 
 
 def test_invocations_jsonlines_response(client, model):
@@ -417,6 +429,10 @@ def test_invocations_csv_response_matches_predict(client, model):
     if expected.predicted_label is None:
         assert table.shape == (X.shape[0], 1)
         scores = table[:, 0]
+    elif expected.predicted_label.ndim == 2:  # multilabel: K labels, K scores
+        k = expected.predicted_label.shape[1]
+        np.testing.assert_array_equal(table[:, :k], expected.predicted_label)
+        scores = table[:, k:]
     else:
         np.testing.assert_array_equal(table[:, 0], expected.predicted_label)
         scores = table[:, 1:].reshape(expected.score.shape)
@@ -545,3 +561,72 @@ def test_metrics_counters_are_thread_safe(model):
     key = frozenset({("route", "/invocations"), ("status", "200")})
     assert samples["lodgepole_requests_total", key] == 40
     assert samples["lodgepole_rows_predicted_total", frozenset()] == 80
+
+
+# --- top_k -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multiclass_client() -> tuple[LinearModel, TestClient]:
+    hp = {"predictor_type": "multiclass_classifier", "num_classes": 3, "epochs": 2}
+    model = lodgepole.train(hp, _data("multiclass_classifier")).model
+    return model, TestClient(create_app(model))
+
+
+@pytest.mark.parametrize("how", ["query", "custom_attributes"])
+@pytest.mark.parametrize("accept", [JSON, JSONLINES])
+def test_top_k_lists_the_best_classes_with_scores(multiclass_client, how, accept):
+    model, client = multiclass_client
+    X = _rows(6)
+    headers = {"Content-Type": CSV, "Accept": accept}
+    path = "/invocations"
+    if how == "query":
+        path += "?top_k=2"
+    else:
+        headers["X-Amzn-SageMaker-Custom-Attributes"] = "trace=abc, top_k=2"
+    reply = client.post(path, content=encode_csv(X), headers=headers)
+    assert reply.status_code == 200, reply.text
+    if accept == JSON:
+        records = reply.json()["predictions"]
+    else:
+        records = [json.loads(line) for line in reply.text.splitlines()]
+    expected = model.predict(X)
+    for record, score, label in zip(
+        records, expected.score, expected.predicted_label, strict=True
+    ):
+        order = np.argsort(-score, kind="stable")[:2]
+        assert record["top_k_labels"] == order.astype(float).tolist()
+        np.testing.assert_array_equal(np.float32(record["top_k_scores"]), score[order])
+        assert record["predicted_label"] == label == record["top_k_labels"][0]
+
+
+@pytest.mark.parametrize(
+    ("path", "accept", "message"),
+    [
+        ("/invocations?top_k=0", JSON, r"top_k must be an integer in \[1, 3\]"),
+        ("/invocations?top_k=4", JSON, r"top_k must be an integer in \[1, 3\]"),
+        ("/invocations?top_k=two", JSON, r"top_k must be an integer"),
+        ("/invocations?top_k=2", CSV, r"top_k needs an application/json"),
+    ],
+)
+def test_top_k_errors_are_400_with_the_reason(multiclass_client, path, accept, message):
+    _, client = multiclass_client
+    reply = client.post(
+        path,
+        content=encode_csv(_rows(2)),
+        headers={"Content-Type": CSV, "Accept": accept},
+    )
+    assert reply.status_code == 400
+    assert re.search(message, reply.json()["error"])
+
+
+def test_top_k_is_refused_for_other_predictor_types(client, model):
+    if model.predictor_type.value == "multiclass_classifier":
+        pytest.skip("multiclass models take top_k")
+    reply = client.post(
+        "/invocations?top_k=1",
+        content=encode_csv(_rows(2)),
+        headers={"Content-Type": CSV},
+    )
+    assert reply.status_code == 400
+    assert "multiclass_classifier models only" in reply.json()["error"]

@@ -38,7 +38,11 @@ from lodgepole._types import PredictorType
 from lodgepole.exceptions import ConfigError
 from lodgepole.hyperparameters import LOSSES
 from lodgepole.learn.losses._base import Loss
-from lodgepole.learn.losses._binary import HingeLoss, LogisticLoss
+from lodgepole.learn.losses._binary import (
+    HingeLoss,
+    LogisticLoss,
+    MultilabelLogisticLoss,
+)
 from lodgepole.learn.losses._regression import (
     AbsoluteLoss,
     EpsInsensitiveAbsoluteLoss,
@@ -58,6 +62,7 @@ __all__ = [
     "HuberLoss",
     "LogisticLoss",
     "Loss",
+    "MultilabelLogisticLoss",
     "QuantileLoss",
     "SoftmaxLoss",
     "SquaredLoss",
@@ -78,6 +83,7 @@ _LOSS_CLASSES: dict[str, type[Loss]] = {
     for cls in (
         LogisticLoss,
         HingeLoss,
+        MultilabelLogisticLoss,
         SoftmaxLoss,
         SquaredLoss,
         AbsoluteLoss,

@@ -1,4 +1,4 @@
-"""Binary classification losses on 0/1 labels: ``logistic`` and ``hinge_loss``."""
+"""Losses on 0/1 labels: ``logistic``, ``hinge_loss`` and ``multilabel_logistic``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import dataclasses
 
 import numpy as np
 
-from lodgepole.learn.losses._base import _PointwiseLoss, _raise_bad_label
+from lodgepole.exceptions import DataFormatError
+from lodgepole.learn.losses._base import (
+    Loss,
+    _as_scores,
+    _PointwiseLoss,
+    _raise_bad_label,
+)
 
 
 class _BinaryLoss(_PointwiseLoss):
@@ -116,3 +122,67 @@ class HingeLoss(_BinaryLoss):
         slack = self._slack(f, sign)
         grad = (slack > 0) * -sign
         return np.maximum(slack, 0, out=slack), grad
+
+
+@dataclasses.dataclass(frozen=True)
+class MultilabelLogisticLoss(Loss):
+    """Binary cross-entropy summed over K independent labels (multilabel).
+
+    Each of the K outputs is a logistic model of one 0/1 label; the cost of a
+    row is the sum of the K logistic costs and the gradient of output k is
+    ``sigmoid(f_k) - y_k``, computed as :class:`LogisticLoss` does.
+
+    Examples
+    --------
+    >>> loss = MultilabelLogisticLoss()
+    >>> scores = np.zeros((1, 1, 3))  # 1 row, 1 model, 3 labels
+    >>> round(float(loss.value(scores, np.array([[1.0, 0.0, 1.0]]))[0, 0]), 4)
+    2.0794
+    """
+
+    name = "multilabel_logistic"
+    objective_name = "multilabel_cross_entropy_objective"
+    link = "sigmoid"
+
+    def num_outputs(self, num_classes: int) -> int:
+        return num_classes
+
+    def _inputs(
+        self, scores: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        scores = _as_scores(scores, self.name)
+        labels = np.asarray(labels)
+        n, _, k = scores.shape
+        if labels.shape != (n, k):
+            raise DataFormatError(
+                f"{self.name} expects labels of shape ({n}, {k}), one 0/1 value "
+                f"per label, for scores of shape {scores.shape!r}; got labels of "
+                f"shape {labels.shape!r}."
+            )
+        labels = labels.astype(scores.dtype, copy=False)
+        ok = (labels == 0) | (labels == 1)
+        if not ok.all():
+            row, column = np.argwhere(~ok)[0]
+            raise DataFormatError(
+                f"{self.name} labels must be 0 or 1; row {int(row)}, label "
+                f"{int(column)} is {labels[row, column].item()!r}."
+            )
+        return scores, labels[:, np.newaxis, :]
+
+    def value(self, scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        f, y = self._inputs(scores, labels)
+        t = f * (1 - 2 * y)
+        return _softplus(t, _exp_minus_abs(t)).sum(axis=2)
+
+    def value_and_gradient(
+        self, scores: np.ndarray, labels: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        f, y = self._inputs(scores, labels)
+        sign = 1 - 2 * y
+        t = f * sign
+        small = _exp_minus_abs(t)
+        loss = _softplus(t, small).sum(axis=2)
+        grad = np.where(t >= 0, 1, small).astype(f.dtype, copy=False)
+        grad /= np.add(small, 1, out=small)
+        grad *= sign
+        return loss, grad
