@@ -276,7 +276,8 @@ def _estimate(one: Run, two: Run, local: Run, say: Callable[[str], None]) -> Non
     a = max(one.round_trip - b, 0.0)
     # Worker compute: what the 1-worker round spends beyond communication.
     compute_1 = max(one.per_round - one.round_trip, 0.0)
-    # Driver-side work per epoch (validation, best states, pruning), serial.
+    # Per-epoch work outside the round: the validation map-reduce (two task
+    # round trips to the workers holding the shards), best states, pruning.
     driver = max(two.per_epoch - two.per_round, 0.0)
     say("")
     say("Estimate at more workers (1 sync per epoch):")
@@ -287,16 +288,17 @@ def _estimate(one: Run, two: Run, local: Run, say: Callable[[str], None]) -> Non
         f"{b * 1e3:.2f} ms x N"
     )
     say(
-        f"  worker compute per epoch at 1 worker {compute_1:.2f} s; driver work "
-        f"per epoch (validation etc.) {driver:.2f} s; local epoch "
+        f"  worker compute per epoch at 1 worker {compute_1:.2f} s; work outside "
+        f"the round per epoch (validation etc.) {driver:.2f} s; local epoch "
         f"{local.per_epoch:.2f} s"
     )
     say(
         "  assumptions: compute shrinks as 1/N (equal shards, one core per "
         "worker, no straggler); parameter averaging is a gather + broadcast of "
-        "the state through the driver, so it grows linearly in N; the driver's "
-        "validation is unchanged; network as the loopback measured here (on a "
-        "real network add ~N x state / bandwidth, negligible for this state)."
+        "the state through the driver, so it grows linearly in N; the work "
+        "outside the round (validation map-reduce, selection) stays as "
+        "measured; network as the loopback measured here (on a real network "
+        "add ~N x state / bandwidth, negligible for this state)."
     )
     for n in (1, 2, 8, 64):
         comm = a + b * n
