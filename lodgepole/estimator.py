@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from lodgepole.data._tabular import is_arrow
 from lodgepole.data.files import list_shards
 from lodgepole.data.memory import InMemoryChannel
 from lodgepole.data.record_set import RecordSet, record_set
@@ -66,7 +67,9 @@ from lodgepole.jobs import (
     fail_job,
     job_directory,
     name_from_base,
+    restart_job,
 )
+from lodgepole.learn.checkpoint import CHECKPOINT_FILE
 from lodgepole.learn.results import EpochReport, TrainingResult
 from lodgepole.learn.trainer import train
 from lodgepole.model import LinearModel
@@ -314,11 +317,22 @@ class LinearLearner:
         if mini_batch_size is not None:
             hp = hp.replace(mini_batch_size=mini_batch_size)
         name = self._create_job(job_name, hp, channels)
-        self.model, self.training_result = None, None  # they follow the latest job
+        return self._train_job(name, hp, channels, callback, "started")
 
+    def _train_job(
+        self,
+        name: str,
+        hp: Hyperparameters,
+        channels: dict[str, Any],
+        callback: Callable[[EpochReport], None] | None,
+        event: str,
+    ) -> LinearLearner:
+        """Run job ``name`` (new or resumed); mark it Failed on any error."""
+        self.model, self.training_result = None, None  # they follow the latest job
         with _job_log(job_directory(name) / LOG_FILE):
             logger.info(
-                "training job started name=%s channels=%s",
+                "training job %s name=%s channels=%s",
+                event,
                 name,
                 {c: _describe(d) for c, d in channels.items()},
             )
@@ -334,6 +348,74 @@ class LinearLearner:
         self.latest_training_job = job
         return self
 
+    @classmethod
+    def resume(
+        cls,
+        job_name: str,
+        records: Any = None,
+        *,
+        callback: Callable[[EpochReport], None] | None = None,
+    ) -> LinearLearner:
+        """Continue a Failed or Stopped job from its last checkpoint.
+
+        Every job writes a checkpoint after each epoch; a job interrupted
+        (Ctrl-C, ``kill -9``, a crash) goes on from the epoch after it and
+        ends with the model an uninterrupted run would have given.
+
+        Parameters
+        ----------
+        job_name
+            The job to resume, in any process.
+        records
+            The channels, as for :meth:`fit`; needed only when the job was
+            given in-memory data. By default the job's recorded file
+            locations are read again.
+        callback
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        LinearLearner
+            An estimator with the job's hyperparameters, :attr:`model` set.
+
+        Raises
+        ------
+        JobError
+            If the job is Completed or still running, or was trained on
+            in-memory data and ``records`` is not given.
+        CheckpointError
+            If the checkpoint belongs to other hyperparameters or data.
+
+        Examples
+        --------
+        >>> LinearLearner.resume("no-such-job")
+        Traceback (most recent call last):
+        ...
+        lodgepole.exceptions.JobError: no training job named 'no-such-job'; ...
+        """
+        job = describe_job(job_name)
+        values = dict(job.user_hyperparameters)
+        predictor_type = values.pop("predictor_type", job.predictor_type)
+        estimator = cls(predictor_type, **values)
+        if records is None:
+            in_memory = [
+                c for c, where in job.channels.items() if not _is_location(where)
+            ]
+            if in_memory:
+                raise JobError(
+                    f"training job {job_name!r} was given in-memory data for "
+                    f"channel(s) {in_memory!r}; pass the same channels again: "
+                    f"LinearLearner.resume({job_name!r}, {{...}})."
+                )
+            records = dict(job.channels)
+        channels = _channels(records)
+        for channel, data in channels.items():
+            _check_location(channel, data)
+        estimator.latest_training_job = restart_job(job_name)
+        return estimator._train_job(
+            job_name, estimator._hp, channels, callback, "resumed"
+        )
+
     def _run(
         self,
         name: str,
@@ -346,6 +428,7 @@ class LinearLearner:
             if callback is not None:
                 callback(report)
 
+        checkpoint = job_directory(name) / CHECKPOINT_FILE
         with self._executor() as executor:
             result = train(
                 hp,
@@ -354,6 +437,7 @@ class LinearLearner:
                 channels.get("test"),
                 callback=record,
                 executor=executor,
+                checkpoint=checkpoint,
             )
         model_path = result.model.save(job_directory(name) / MODEL_FILE)
         job = complete_job(
@@ -364,6 +448,7 @@ class LinearLearner:
             candidate=result.candidate,
             hyperparameters=result.hyperparameters,
         )
+        checkpoint.unlink(missing_ok=True)  # the model artifact supersedes it
         self.model, self.training_result = result.model, result
         return job
 
@@ -588,6 +673,12 @@ def _check_location(channel: str, data: Any) -> None:
         raise DataFormatError(f"channel {channel!r}: {err}") from err
 
 
+def _is_location(description: str) -> bool:
+    """Whether a job's channel description is a file location (not arrays)."""
+    kind = description.split(" ", 1)[0]
+    return kind not in ("array", "sparse", "DataFrame", "Table")
+
+
 def _describe(data: Any) -> str:
     """A short description of a channel's data for the job record."""
     if isinstance(data, RecordSet):
@@ -600,6 +691,8 @@ def _describe(data: Any) -> str:
     shape = getattr(features, "shape", None)
     if sp.issparse(features):
         kind = "sparse"
+    elif is_arrow(features):
+        kind = "Table"
     elif hasattr(features, "columns"):
         kind = "DataFrame"
     else:

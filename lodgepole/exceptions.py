@@ -6,6 +6,7 @@
     ├── ConfigError (also ValueError)         bad hyperparameter name, type or value
     ├── DataFormatError (also ValueError)     bad input data: labels, NaN, shapes
     ├── ModelFormatError (also ValueError)    unreadable or incompatible model artifact
+    │   └── CheckpointError                   unreadable checkpoint, or another run's
     ├── DatasetUnavailableError (also OSError) a data set that cannot be fetched
     ├── ClusterError (also OSError)           Dask cluster unreachable or out of workers
     ├── EndpointError                         an endpoint error status, or no endpoint
@@ -21,6 +22,7 @@ handle (``ValueError``, ``OSError``).
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointError",
     "ClusterError",
     "ConfigError",
     "ConvergenceWarning",
@@ -48,6 +50,10 @@ class DataFormatError(LodgepoleError, ValueError):
 
 class ModelFormatError(LodgepoleError, ValueError):
     """A model artifact is missing files, corrupt, or of an unsupported version."""
+
+
+class CheckpointError(ModelFormatError):
+    """A training checkpoint that cannot be read, or belongs to another run."""
 
 
 class DatasetUnavailableError(LodgepoleError, OSError):

@@ -544,6 +544,33 @@ def complete_job(
     return job
 
 
+def restart_job(name: str, *, state: Path | None = None) -> Job:
+    """Mark a Failed or Stopped job InProgress again, in this process (resume).
+
+    Raises
+    ------
+    JobError
+        If no job has that name, or it is Completed or still running.
+    """
+    job = describe_job(name, state=state)  # marks a dead InProgress job Failed
+    if job.status not in ("Failed", "Stopped"):
+        still = "still running" if job.status == "InProgress" else "Completed"
+        raise JobError(
+            f"training job {name!r} is {still}; only a Failed or Stopped job "
+            "can be resumed."
+        )
+    pid = os.getpid()
+    with connect(state) as db:
+        db.execute(
+            "UPDATE jobs SET status = 'InProgress', ended_at = NULL, seconds = NULL,"
+            " failure_reason = NULL, pid = ?, pid_started = ?, host = ?"
+            " WHERE name = ?",
+            (pid, start_time(pid), socket.gethostname(), name),
+        )
+    logger.info("training job restarted name=%s", name)
+    return describe_job(name, state=state)
+
+
 def fail_job(
     name: str, reason: str, *, status: str = "Failed", state: Path | None = None
 ) -> Job:

@@ -1,4 +1,4 @@
-"""``lodgepole jobs list | describe | delete``."""
+"""``lodgepole jobs list | describe | resume | delete``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def _jobs(args: argparse.Namespace) -> int:
                     value = json.dumps(value, sort_keys=True)
                 print(f"{key:20} {value}")
             print(f"{'epochs':20} {len(history)}")
+    elif args.action == "resume":
+        return _resume(args.name)
     else:
         for name in args.name:
             delete_job(name)
@@ -64,11 +66,24 @@ def _jobs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _resume(name: str) -> int:
+    from lodgepole.cli._common import Progress, epoch_callback
+    from lodgepole.cli._train import print_job
+    from lodgepole.estimator import LinearLearner
+
+    progress = Progress("training", None, "epochs")
+    with progress:
+        estimator = LinearLearner.resume(name, callback=epoch_callback(progress))
+    assert estimator.latest_training_job is not None
+    print_job(estimator.latest_training_job)
+    return EXIT_OK
+
+
 def add_commands(commands: Any) -> None:
     """Register ``jobs``."""
     jobs = commands.add_parser(
         "jobs",
-        help="list, describe and delete training jobs",
+        help="list, describe, resume and delete training jobs",
         description="Training jobs are recorded in the state directory "
         "($LODGEPOLE_HOME, else ~/.local/state/lodgepole).",
     )
@@ -78,6 +93,14 @@ def add_commands(commands: Any) -> None:
     describe = actions.add_parser("describe", help="show one job")
     describe.add_argument("name")
     describe.add_argument("--json", action="store_true", help="print JSON")
+    resume = actions.add_parser(
+        "resume",
+        help="continue a Failed or Stopped job from its last checkpoint",
+        description="Continue job NAME after the last epoch it checkpointed, "
+        "reading its channels from the locations it recorded; it ends with the "
+        "model an uninterrupted run would have given.",
+    )
+    resume.add_argument("name")
     delete = actions.add_parser("delete", help="remove jobs, their models and logs")
     delete.add_argument("name", nargs="+")
     jobs.set_defaults(handler=_jobs)

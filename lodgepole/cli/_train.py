@@ -117,13 +117,18 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
         )
     job = estimator.latest_training_job
     assert job is not None
+    print_job(job)
+    return EXIT_OK
+
+
+def print_job(job: Any) -> None:
+    """The summary ``train`` and ``jobs resume`` print for a finished job."""
     print(f"Training job {job.name} {job.status} in {job.seconds or 0:.1f}s.")
     for channel, metrics in job.metrics.items():
         shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in _KEY_METRICS if k in metrics)
         print(f"  {channel}: {shown}")
     print(f"Model: {job.model_path}")
     print(f"All metrics and the log: lodgepole jobs describe {job.name}")
-    return EXIT_OK
 
 
 def _evaluate(args: argparse.Namespace) -> int:

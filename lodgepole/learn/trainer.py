@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -37,6 +38,11 @@ from lodgepole.learn.candidates import (
     CandidateConfig,
     CandidateStack,
     candidate_grid,
+)
+from lodgepole.learn.checkpoint import (
+    load_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
 )
 from lodgepole.learn.class_weights import (
     balanced_class_weights,
@@ -376,16 +382,31 @@ class _Trainer:
             return 0.5 * (1.0 + np.tanh(0.5 * raw.astype(np.float64)))
         return raw.astype(np.float64)
 
-    def fit(self) -> TrainingResult:
+    def fit(self, checkpoint: str | os.PathLike[str] | None = None) -> TrainingResult:
+        """Run the epochs, then select; ``checkpoint``: where to save each epoch.
+
+        When ``checkpoint`` names an existing checkpoint file, the run
+        resumes after the epoch it recorded (see :mod:`lodgepole.learn.
+        checkpoint`); otherwise it starts at epoch 0 and writes it there.
+        """
         hp = self.hp
         epochs = int(hp.epochs)
         patience = int(hp.early_stopping_patience)
         stopper: EarlyStopping | None = None
-        best = self.best = BestStates.start(self.stack)
+        self.best = BestStates.start(self.stack)
         self._start_pruning()
         history: list[dict[str, float]] = []
+        first = 0
+        if checkpoint is not None and os.path.exists(checkpoint):
+            saved = load_checkpoint(checkpoint)
+            stopper = restore_checkpoint(self, saved, os.fspath(checkpoint))
+            history, first = saved.history, saved.epoch + 1
+            if stopper.should_stop:  # it had stopped early: select now
+                first = epochs
+        best = self.best
+        improved = stopper is not None and stopper.epochs_without_improvement == 0
 
-        for epoch in range(epochs):
+        for epoch in range(first, epochs):
             started = time.perf_counter()
             self.stack.start_averaging()
             train_objective = self.run_epoch(epoch)
@@ -435,6 +456,8 @@ class _Trainer:
 
             seconds = time.perf_counter() - started
             history.append(record)
+            if checkpoint is not None:  # before the epoch is reported anywhere
+                save_checkpoint(checkpoint, self, epoch, stopper, history)
             self._log_epoch(epoch, record, improved, seconds)
             if self.callback is not None:
                 report = EpochReport(epoch, epochs, dict(record), improved, seconds)
@@ -743,6 +766,7 @@ def train(
     callback: Callable[[EpochReport], None] | None = None,
     memory_budget: int | None = None,
     executor: Executor | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> TrainingResult:
     """Train a linear learner on in-memory data.
 
@@ -769,6 +793,11 @@ def train(
     executor
         Where the epochs run: :class:`LocalExecutor` (the default) or, for
         example, ``lodgepole.distributed.DaskExecutor``.
+    checkpoint
+        A file path: the run's state is written there (atomically) after
+        every epoch, and a run given the path of an existing checkpoint
+        resumes after the epoch it recorded, with the same hyperparameters
+        and data, and ends with the same model as an uninterrupted run.
 
     Returns
     -------
@@ -809,4 +838,4 @@ def train(
             f"{trainer.num_classes} {what}."
         )
     trainer.build()
-    return trainer.fit()
+    return trainer.fit(checkpoint)
