@@ -14,7 +14,9 @@ A model artifact is a directory, or a ``.tar.gz`` file, holding two files:
     lodgepole version that wrote it, predictor type, link, threshold,
     ``feature_dim``, ``num_classes``, label and feature names,
     hyperparameters, metrics, metadata, and the SHA-256, shape and dtype of
-    every array in ``weights.npz``.
+    every array in ``weights.npz``, and ``manifest_sha256``: the SHA-256 of
+    the document itself (all other keys, as canonical JSON), so an edit to
+    any field of ``model.json`` is detected as surely as one to the weights.
 ``weights.npz``
     The float32 arrays ``weights`` (feature_dim, K) and ``bias`` (K,), read
     with pickle disabled.
@@ -72,6 +74,8 @@ WEIGHTS_NPZ = "weights.npz"
 ARTIFACT_FILES = (MODEL_JSON, WEIGHTS_NPZ)
 # Largest file accepted in an artifact, and largest array payload in the npz.
 MAX_MEMBER_BYTES = 2 * 1024**3
+# Padding accepted after a tarball's end-of-archive blocks (tar pads to 10 KiB).
+_MAX_TRAILING_BYTES = 1 << 20
 
 _REQUIRED_KEYS = (
     "format",
@@ -88,6 +92,7 @@ _REQUIRED_KEYS = (
     "metrics",
     "metadata",
     "files",
+    "manifest_sha256",
 )
 # Zip entries need a date; 1980-01-01 is the earliest the format can store.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -156,8 +161,27 @@ def _artifact_files(model: LinearModel) -> dict[str, bytes]:
             }
         },
     }
+    document["manifest_sha256"] = manifest_digest(document)
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     return {MODEL_JSON: text.encode("utf-8"), WEIGHTS_NPZ: npz}
+
+
+def manifest_digest(document: Mapping[str, Any]) -> str:
+    """SHA-256 of ``model.json`` without its ``manifest_sha256`` key.
+
+    The document is hashed as canonical JSON (sorted keys, no spaces), so the
+    digest does not depend on how the file is indented.
+
+    Examples
+    --------
+    >>> manifest_digest({"b": 1, "a": [1.5], "manifest_sha256": "x"})[:16]
+    'be0f99d229adbed6'
+    """
+    content = {k: v for k, v in document.items() if k != "manifest_sha256"}
+    canonical = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # --- JSON conversion --------------------------------------------------------
@@ -388,6 +412,7 @@ def _read_tarball(source: Path) -> dict[str, bytes]:
                     raise ModelFormatError(f"{str(source)!r} holds {name} twice.")
                 handle = tar.extractfile(member)
                 files[name] = handle.read() if handle is not None else b""
+            _read_to_end(tar, source)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise ModelFormatError(
             f"{str(source)!r} is not a readable .tar.gz model artifact: {err}"
@@ -399,6 +424,26 @@ def _read_tarball(source: Path) -> dict[str, bytes]:
             "model.json and weights.npz."
         )
     return files
+
+
+def _read_to_end(tar: tarfile.TarFile, source: Path) -> None:
+    """Read past the end-of-archive blocks, so gzip checks its length and CRC.
+
+    A ``.tar.gz`` cut short after its last member still lists every file;
+    only the gzip trailer tells it was truncated (``EOFError``). At most
+    :data:`_MAX_TRAILING_BYTES` of padding may follow the archive.
+    """
+    stream = tar.fileobj
+    assert stream is not None
+    trailing = 0
+    while chunk := stream.read(1 << 16):
+        trailing += len(chunk)
+        if trailing > _MAX_TRAILING_BYTES:
+            raise ModelFormatError(
+                f"{str(source)!r} holds more than {_MAX_TRAILING_BYTES} bytes after "
+                "the end of its tar archive; a model artifact holds only "
+                "model.json and weights.npz."
+            )
 
 
 def _member_name(member: tarfile.TarInfo, source: Path) -> str | None:
@@ -514,6 +559,15 @@ def _parse_document(data: bytes, source: Path) -> dict[str, Any]:
     if missing:
         raise ModelFormatError(
             f"{str(source)!r}: model.json lacks the required keys {missing!r}."
+        )
+    try:
+        expected = manifest_digest(document)
+    except ValueError as err:  # a non-finite number (NaN) in the document
+        raise ModelFormatError(f"{str(source)!r}: model.json: {err}") from err
+    if document["manifest_sha256"] != expected:
+        raise ModelFormatError(
+            f"{str(source)!r}: model.json is corrupt or was modified (its content "
+            "does not match the manifest_sha256 it records)."
         )
     return document
 

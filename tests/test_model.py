@@ -456,9 +456,11 @@ def test_linear_model_repr_is_short() -> None:
 
 
 def rewrite_json(directory: Path, **changes: object) -> None:
+    """Edit model.json and record the new manifest digest (a deliberate edit)."""
     path = directory / "model.json"
     document = json.loads(path.read_text())
     document.update(changes)
+    document["manifest_sha256"] = artifact_module.manifest_digest(document)
     path.write_text(json.dumps(document))
 
 
@@ -524,9 +526,64 @@ def test_load_refuses_pickled_object_arrays(tmp_path: Path) -> None:
     document = json.loads((directory / "model.json").read_text())
     sha = hashlib.sha256(buffer.getvalue()).hexdigest()
     document["files"]["weights.npz"]["sha256"] = sha
+    document["manifest_sha256"] = artifact_module.manifest_digest(document)
     (directory / "model.json").write_text(json.dumps(document))
     with pytest.raises(ModelFormatError, match="cannot be read without pickle"):
         LinearModel.load(directory)
+
+
+@pytest.mark.parametrize(
+    ("edit", "value"),
+    [("threshold", 0.25), ("link", "identity"), ("label_names", ["x", "y"])],
+)
+def test_load_rejects_a_modified_manifest(tmp_path: Path, edit: str, value: object):
+    directory = make_model("binary_classifier").save(tmp_path / "model")
+    path = directory / "model.json"
+    document = json.loads(path.read_text())
+    document[edit] = value  # digest left as it was
+    path.write_text(json.dumps(document, indent=2))
+    with pytest.raises(ModelFormatError, match=r"model\.json is corrupt or was modif"):
+        LinearModel.load(directory)
+    del document["manifest_sha256"]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ModelFormatError, match=r"lacks the required keys.*manifest"):
+        LinearModel.load(directory)
+
+
+def test_manifest_digest_ignores_indentation(tmp_path: Path) -> None:
+    directory = make_model("multiclass_classifier").save(tmp_path / "model")
+    path = directory / "model.json"
+    path.write_text(json.dumps(json.loads(path.read_text())))  # one line
+    assert LinearModel.load(directory).predictor_type == "multiclass_classifier"
+
+
+@pytest.mark.parametrize("name", ["model.json", "weights.npz"])
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
+def test_load_rejects_truncated_files(tmp_path: Path, name: str, keep: float) -> None:
+    directory = make_model("multiclass_classifier").save(tmp_path / "model")
+    path = directory / name
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ModelFormatError, match=name.replace(".", r"\.")):
+        LinearModel.load(directory)
+
+
+def test_load_rejects_truncated_tarball(tmp_path: Path) -> None:
+    path = make_model("regressor").save(tmp_path / "model.tar.gz")
+    data = path.read_bytes()
+    for keep in (10, len(data) // 2, len(data) - 5):
+        path.write_bytes(data[:keep])
+        with pytest.raises(ModelFormatError):
+            LinearModel.load(path)
+
+
+def test_load_bounds_the_data_after_the_tar_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = make_model("regressor").save(tmp_path / "model.tar.gz")
+    monkeypatch.setattr(artifact_module, "_MAX_TRAILING_BYTES", 100)  # tar pads more
+    with pytest.raises(ModelFormatError, match="more than 100 bytes after the end"):
+        LinearModel.load(path)
 
 
 def test_load_rejects_directory_without_weights(tmp_path: Path) -> None:
