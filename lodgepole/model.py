@@ -307,6 +307,7 @@ class LinearModel:
         endpoint_name: str | None = None,
         host: str = "127.0.0.1",
         port: int | None = None,
+        auth_token: str | None = None,
     ) -> Predictor:
         """Serve this model from a new local endpoint; return its predictor.
 
@@ -331,6 +332,7 @@ class LinearModel:
             endpoint_name=endpoint_name,
             host=host,
             port=port,
+            auth_token=auth_token,
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:

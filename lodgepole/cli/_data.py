@@ -30,9 +30,39 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_auth_token(path: str) -> str:
+    """The bearer token in the file at ``path``, stripped of whitespace."""
+    from lodgepole.serving.app import check_auth_token
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            token = file.read().strip()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise CommandError(f"cannot read --auth-token-file {path}: {reason}") from None
+    try:
+        return check_auth_token(token, f"--auth-token-file {path}")
+    except ValueError as err:
+        raise CommandError(str(err)) from None
+
+
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text!r}")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     from lodgepole.serving.server import container_model_path, serve
 
+    token = (
+        None if args.auth_token_file is None else _read_auth_token(args.auth_token_file)
+    )
     try:
         model = args.model or container_model_path(args.ml_root)
         serve(
@@ -42,6 +72,9 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             endpoint_name=args.endpoint_name,
             access_log=args.access_log,
+            auth_token=token,
+            max_body_bytes=args.max_body_bytes,
+            request_timeout=args.request_timeout,
         )
     except FileNotFoundError as err:
         if args.model is None:
@@ -111,7 +144,9 @@ def add_commands(commands: Any) -> None:
         "by LinearModel.save) on /ping and /invocations until SIGTERM. Without "
         "MODEL, as a SageMaker inference container does: the model in "
         "$SM_MODEL_DIR, else in ROOT/model (ROOT from --ml-root, "
-        "$LODGEPOLE_ML_ROOT or /opt/ml), extracted or as one .tar.gz.",
+        "$LODGEPOLE_ML_ROOT or /opt/ml), extracted or as one .tar.gz. With a "
+        "token (--auth-token-file, else $LODGEPOLE_AUTH_TOKEN) every route but "
+        "GET /ping needs 'Authorization: Bearer <token>'.",
     )
     serve.add_argument("model", nargs="?", default=None)
     serve.add_argument(
@@ -134,6 +169,28 @@ def add_commands(commands: Any) -> None:
     )
     serve.add_argument(
         "--access-log", action="store_true", help="log one line per request"
+    )
+    serve.add_argument(
+        "--auth-token-file",
+        default=None,
+        metavar="PATH",
+        help="file holding the bearer token clients must send (default: "
+        "$LODGEPOLE_AUTH_TOKEN; no authentication when neither is set)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=None,
+        help="largest request body, else 413 (default: $LODGEPOLE_MAX_BODY_BYTES, "
+        "else 6291456 = 6 MiB)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="time to receive a body (else 408) and to score it (else 503) "
+        "(default: $LODGEPOLE_REQUEST_TIMEOUT, else 60)",
     )
     serve.set_defaults(handler=_serve)
 

@@ -28,11 +28,20 @@ and ``top_k_scores`` per record.
 
 Client errors are answered with a JSON body ``{"error": "..."}`` whose
 message is cut to a bounded length, so no request echoes much of its input.
+
+Access and limits: with an ``auth_token`` every route but ``GET /ping``
+needs ``Authorization: Bearer <token>`` (else 401, before the body is
+read); bodies over ``max_body_bytes`` get 413; a body not received within
+``request_timeout`` seconds gets 408, and scoring that takes longer than
+``request_timeout`` gets 503.
 """
 
 from __future__ import annotations
 
+import functools
+import hmac
 import logging
+import math
 import re
 import threading
 import time
@@ -55,8 +64,9 @@ from lodgepole.formats.recordio import decode_records, encode_prediction_records
 from lodgepole.model import LinearModel, Prediction
 
 try:
+    import anyio
+    import anyio.to_thread
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Match, Route
@@ -66,7 +76,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
         "lodgepole.serving needs Starlette; install it with `pip install starlette`."
     ) from err
 
-__all__ = ["create_app", "model_metadata", "openapi_document"]
+__all__ = ["check_auth_token", "create_app", "model_metadata", "openapi_document"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +87,8 @@ RECORDIO = "application/x-recordio-protobuf"
 REQUEST_TYPES = (CSV, JSON, JSONLINES, RECORDIO)
 RESPONSE_TYPES = (JSON, JSONLINES, RECORDIO, CSV)
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
+#: Seconds allowed to receive a request body, and again to score it.
+DEFAULT_REQUEST_TIMEOUT = 60.0
 VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
 VARIANT_NAME = "AllTraffic"
 METRICS_TYPE = "text/plain; version=0.0.4"
@@ -87,6 +99,11 @@ _INLINE_BODY_BYTES = 32 * 1024
 # Longest error message sent back; longer ones are cut with "...".
 _MAX_MESSAGE_CHARS = 512
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# Longest piece of a header or path quoted back in an error message.
+_MAX_QUOTE_CHARS = 40
+# Scoring jobs still running in threads (including ones whose request timed
+# out) beyond which new large requests get 503 rather than another thread.
+_MAX_SCORING_THREADS = 40
 
 
 class _HTTPError(Exception):
@@ -208,10 +225,17 @@ def _top_k(request: Request, model: LinearModel, response_type: str) -> int | No
             "top_k applies to multiclass_classifier models only; this model "
             f"is a {model.predictor_type.value}.",
         )
-    if not text.isdigit() or not 1 <= int(text) <= model.num_classes:
+    # The length check keeps int() away from huge digit strings, which
+    # Python refuses (over 4300 digits) and which cost quadratic time.
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(text) > 9
+        or not 1 <= int(text) <= model.num_classes
+    ):
         raise _HTTPError(
             400,
-            f"top_k must be an integer in [1, {model.num_classes}]; got {text[:20]!r}.",
+            f"top_k must be an integer in [1, {model.num_classes}]; "
+            f"got {_quote(text)}.",
         )
     if response_type not in (JSON, JSONLINES):
         raise _HTTPError(
@@ -358,34 +382,192 @@ class _MetricsMiddleware:
             )
 
 
+# --- access control ----------------------------------------------------------
+
+#: Routes answered without a token, so health checks need no secret.
+_OPEN_ROUTES = frozenset({("GET", "/ping"), ("HEAD", "/ping")})
+
+
+def check_auth_token(token: str, source: str = "auth token") -> str:
+    """Return ``token`` if it can be sent as a bearer token, else raise.
+
+    A token must be non-empty and made of printable ASCII characters other
+    than space (it travels in the ``Authorization`` header). The error
+    message names ``source`` but never quotes the token.
+
+    Parameters
+    ----------
+    token
+        The shared secret.
+    source
+        Where the token came from (an option, a file, a variable), for the
+        error message.
+
+    Raises
+    ------
+    ValueError
+        If the token is empty or holds other characters.
+
+    Examples
+    --------
+    >>> check_auth_token("s3cret-Token")
+    's3cret-Token'
+    >>> check_auth_token("", "LODGEPOLE_AUTH_TOKEN")
+    Traceback (most recent call last):
+    ...
+    ValueError: LODGEPOLE_AUTH_TOKEN is empty; expected a bearer token ...
+    """
+    if not isinstance(token, str) or not token:
+        raise ValueError(
+            f"{source} is empty; expected a bearer token of printable ASCII "
+            "characters without spaces."
+        )
+    if not all("!" <= char <= "~" for char in token):
+        raise ValueError(
+            f"{source} holds spaces, control or non-ASCII characters; expected a "
+            "bearer token of printable ASCII characters without spaces."
+        )
+    return token
+
+
+class _BearerAuthMiddleware:
+    """ASGI middleware answering 401 to requests without the bearer token.
+
+    It decides from the headers alone, before the application sees the
+    request: a refused body is never parsed or kept. It is read and dropped
+    (up to ``max_body_bytes``, within ``timeout`` seconds) before the 401
+    goes out, because a server that closes a connection with unread data
+    resets it, and a client still sending would never see the 401.
+    ``GET /ping`` is open. The token is compared in constant time and never
+    logged.
+    """
+
+    def __init__(
+        self, app: ASGIApp, token: str, max_body_bytes: int, timeout: float
+    ) -> None:
+        self.app = app
+        self._expected = b"bearer " + token.encode("ascii")
+        self.max_body_bytes = max_body_bytes
+        self.timeout = timeout
+
+    async def _discard_body(self, scope: Scope, receive: Receive) -> None:
+        """Read and drop the request body, within the size and time limits."""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                text = value.strip()
+                if not text.isdigit() or len(text) > 18:
+                    return
+                if int(text) > self.max_body_bytes:
+                    return  # not worth reading; the connection will reset
+        size = 0
+        with anyio.move_on_after(self.timeout):
+            while size <= self.max_body_bytes:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+
+    def _authorized(self, scope: Scope) -> bool:
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value.strip()
+                break
+        # The scheme is case-insensitive (RFC 7235); compare_digest on the
+        # whole value keeps the comparison constant-time in the token.
+        scheme, _, credentials = given.partition(b" ")
+        candidate = scheme.lower() + b" " + credentials.strip()
+        return hmac.compare_digest(candidate, self._expected)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (
+            (scope["method"], scope["path"]) in _OPEN_ROUTES
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        has_header = any(name == b"authorization" for name, _ in scope["headers"])
+        if has_header:
+            message = "the bearer token in Authorization was not accepted."
+            challenge = 'Bearer realm="lodgepole", error="invalid_token"'
+        else:
+            message = (
+                "this endpoint needs an Authorization: Bearer <token> header; "
+                "none was sent."
+            )
+            challenge = 'Bearer realm="lodgepole"'
+        logger.info(
+            "request refused: %s path=%s",
+            "bad token" if has_header else "no token",
+            scope["path"][:_MAX_QUOTE_CHARS],
+        )
+        await self._discard_body(scope, receive)
+        response = _error(401, message, {"WWW-Authenticate": challenge})
+        await response(scope, receive, send)
+
+
 # --- request handling --------------------------------------------------------
 
 
+#: An unbroken run this long in an error message is quoted input, not prose.
+_LONG_RUN = re.compile(r"\S{" + str(_MAX_QUOTE_CHARS + 25) + ",}")
+
+
 def _bounded(message: str) -> str:
+    """``message`` with long unbroken runs and its total length cut.
+
+    Decoders quote offending cells, keys and values; whatever they quote,
+    at most 40 characters of any run of input come back.
+    """
+    message = _LONG_RUN.sub(lambda m: m.group()[:_MAX_QUOTE_CHARS] + "...", message)
     if len(message) <= _MAX_MESSAGE_CHARS:
         return message
     return message[: _MAX_MESSAGE_CHARS - 3] + "..."
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": _bounded(message)}, status_code=status)
+def _quote(text: str) -> str:
+    """``repr`` of at most the first 40 characters of client-supplied text."""
+    if len(text) <= _MAX_QUOTE_CHARS:
+        return repr(text)
+    return repr(text[:_MAX_QUOTE_CHARS]) + "..."
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, or 413 as soon as it is known to exceed ``limit``."""
+def _error(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": _bounded(message)}, status_code=status, headers=headers
+    )
+
+
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The request body; 413 as soon as it is known to exceed ``limit``, 408
+    when it has not all arrived within ``timeout`` seconds."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        declared = declared.strip()
+        if not (declared.isascii() and declared.isdigit()):
             raise _HTTPError(400, "Content-Length must be a non-negative integer.")
-        if int(declared) > limit:
+        if len(declared) > 18 or int(declared) > limit:
             raise _HTTPError(413, f"request body over the limit of {limit} bytes.")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _HTTPError(413, f"request body over the limit of {limit} bytes.")
-        chunks.append(chunk)
+    with anyio.move_on_after(timeout) as scope:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _HTTPError(413, f"request body over the limit of {limit} bytes.")
+            chunks.append(chunk)
+    if scope.cancelled_caught:
+        raise _HTTPError(
+            408,
+            f"request body not received within the time limit of {timeout:g} s "
+            f"({size} bytes arrived); send it faster or in a smaller request.",
+        )
     return b"".join(chunks)
 
 
@@ -395,34 +577,112 @@ def _negotiate(request: Request) -> tuple[str, str]:
     if content_type not in REQUEST_TYPES:
         raise _HTTPError(
             415,
-            f"unsupported Content-Type {content_type[:100]!r}; expected one of "
+            f"unsupported Content-Type {_quote(content_type)}; expected one of "
             f"{', '.join(REQUEST_TYPES)}.",
         )
     response_type = choose_response_type(request.headers.get("accept"))
     if response_type is None:
         raise _HTTPError(
             406,
-            f"no supported type in Accept {request.headers['accept'][:100]!r}; "
+            f"no supported type in Accept {_quote(request.headers['accept'])}; "
             f"expected one of {', '.join(RESPONSE_TYPES)} or */*.",
         )
     return content_type, response_type
 
 
+class _ScoringThreads:
+    """Counts scoring jobs running in threads, abandoned ones included."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.running = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self.running >= self.limit:
+                return False
+            self.running += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+async def _score_in_thread(
+    threads: _ScoringThreads,
+    timeout: float,
+    model: LinearModel,
+    content_type: str,
+    response_type: str,
+    body: bytes,
+    top_k: int | None,
+) -> tuple[bytes, int]:
+    """:func:`_score` in a worker thread; 503 when it takes over ``timeout``.
+
+    A thread cannot be interrupted: on timeout the request stops waiting and
+    the job runs on, its result discarded; it still counts against the
+    limit of running scoring threads until it ends.
+    """
+    if not threads.acquire():
+        raise _HTTPError(
+            503,
+            f"server busy: {threads.limit} scoring jobs are still running; "
+            "retry later.",
+        )
+
+    def job() -> tuple[bytes, int]:
+        try:
+            return _score(model, content_type, response_type, body, top_k)
+        finally:
+            threads.release()
+
+    result: tuple[bytes, int] | None = None
+    with anyio.move_on_after(timeout):
+        result = await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+    if result is None:
+        logger.warning(
+            "scoring over the time limit seconds=%g bytes=%d", timeout, len(body)
+        )
+        raise _HTTPError(
+            503,
+            f"scoring did not finish within the time limit of {timeout:g} s; "
+            "send fewer records per request.",
+        )
+    return result
+
+
 async def _invoke(
-    model: LinearModel, request: Request, max_body_bytes: int, metrics: _Metrics
+    model: LinearModel,
+    request: Request,
+    max_body_bytes: int,
+    metrics: _Metrics,
+    request_timeout: float,
+    threads: _ScoringThreads,
 ) -> Response:
     try:
         content_type, response_type = _negotiate(request)
         top_k = _top_k(request, model, response_type)
-        body = await _read_body(request, max_body_bytes)
+        body = await _read_body(request, max_body_bytes, request_timeout)
         if len(body) > _INLINE_BODY_BYTES:
-            data, rows = await run_in_threadpool(
-                _score, model, content_type, response_type, body, top_k
+            data, rows = await _score_in_thread(
+                threads,
+                request_timeout,
+                model,
+                content_type,
+                response_type,
+                body,
+                top_k,
             )
         else:
             data, rows = _score(model, content_type, response_type, body, top_k)
     except _HTTPError as err:
-        return _error(err.status, err.message)
+        # A slow client's connection is closed. After a 401 or 413 the server
+        # discards the rest of the body unread, so the client gets the answer.
+        # the connection rather than read it.
+        close = {"Connection": "close"} if err.status == 408 else None
+        return _error(err.status, err.message, close)
     except DataFormatError as err:
         return _error(400, str(err))
     except Exception:
@@ -484,6 +744,66 @@ def model_metadata(model: LinearModel) -> dict[str, Any]:
 # --- OpenAPI ------------------------------------------------------------------
 
 
+def _body_schemas() -> dict[str, Any]:
+    """Schemas of the JSON request body and the JSON prediction reply."""
+    number = {"type": "number"}
+    numbers = {"type": "array", "items": number}
+    sparse = {
+        "type": "object",
+        "required": ["values"],
+        "properties": {
+            "keys": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+            "values": numbers,
+        },
+    }
+    instance = {
+        "anyOf": [
+            numbers,
+            {
+                "type": "object",
+                "required": ["features"],
+                "properties": {"features": numbers},
+            },
+            {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {
+                        "type": "object",
+                        "required": ["features"],
+                        "properties": {"features": sparse},
+                    }
+                },
+            },
+        ]
+    }
+    number_or_numbers = {"anyOf": [number, numbers]}
+    prediction = {
+        "type": "object",
+        "required": ["score"],
+        "properties": {
+            "score": number_or_numbers,
+            "predicted_label": number_or_numbers,
+            "predicted_labels": numbers,
+            "top_k_labels": numbers,
+            "top_k_scores": numbers,
+        },
+    }
+    return {
+        "Instances": {
+            "type": "object",
+            "required": ["instances"],
+            "properties": {"instances": {"type": "array", "items": instance}},
+        },
+        "Predictions": {
+            "type": "object",
+            "required": ["predictions"],
+            "properties": {"predictions": {"type": "array", "items": prediction}},
+        },
+    }
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -493,18 +813,19 @@ def _error_response(description: str) -> dict[str, Any]:
 
 def _invocation_operation(summary: str, operation_id: str) -> dict[str, Any]:
     binary = {"schema": {"type": "string", "format": "binary"}}
+    text = {"schema": {"type": "string"}}
+    request_content = {media: binary for media in REQUEST_TYPES}
+    request_content[CSV] = text
+    request_content[JSON] = {"schema": {"$ref": "#/components/schemas/Instances"}}
+    response_content = {media: binary for media in RESPONSE_TYPES}
+    response_content[CSV] = text
+    response_content[JSON] = {"schema": {"$ref": "#/components/schemas/Predictions"}}
     return {
         "summary": summary,
         "operationId": operation_id,
+        # No "Accept" parameter: OpenAPI 3.0 ignores header parameters named
+        # Accept; the 200 response's media types are what Accept chooses from.
         "parameters": [
-            {
-                "name": "Accept",
-                "in": "header",
-                "required": False,
-                "description": "Response type; application/json when absent or "
-                "*/*. q-values are honoured.",
-                "schema": {"type": "string"},
-            },
             {
                 "name": "top_k",
                 "in": "query",
@@ -518,18 +839,22 @@ def _invocation_operation(summary: str, operation_id: str) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "description": "Records to score, without labels (SPEC section 6.1).",
-            "content": {media: binary for media in REQUEST_TYPES},
+            "content": request_content,
         },
         "responses": {
             "200": {
-                "description": "One prediction per input row, in input order.",
-                "content": {media: binary for media in RESPONSE_TYPES},
+                "description": "One prediction per input row, in input order, "
+                "in the type the Accept header prefers (q-values honoured); "
+                "application/json when Accept is absent or */*.",
+                "content": response_content,
             },
             "400": _error_response("Malformed body or header."),
             "406": _error_response("No supported type in Accept."),
+            "408": _error_response("Request not read or scored in time."),
             "413": _error_response("Request body over the size limit."),
             "415": _error_response("Unsupported Content-Type."),
             "500": _error_response("Internal error while scoring."),
+            "503": _error_response("Server busy or shutting down; retry later."),
         },
     }
 
@@ -569,7 +894,7 @@ def openapi_document() -> dict[str, Any]:
         }
     }
     json_object = {"schema": {"type": "object"}}
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "lodgepole inference endpoint",
@@ -645,10 +970,38 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "required": ["error"],
                     "properties": {"error": {"type": "string"}},
+                },
+                **_body_schemas(),
+            },
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Only when the server is started with a "
+                    "token; /ping never asks for one.",
+                }
+            },
+        },
+        # Optional: {} (no credentials) is one of the alternatives.
+        "security": [{}, {"bearerAuth": []}],
+    }
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            if path == "/ping":
+                operation["security"] = []
+                continue
+            unauthorized = _error_response(
+                "Missing or wrong bearer token (only when the server requires one)."
+            )
+            unauthorized["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "The Bearer challenge (RFC 6750).",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^Bearer"},
                 }
             }
-        },
-    }
+            operation["responses"]["401"] = unauthorized
+    return document
 
 
 def create_app(
@@ -656,6 +1009,8 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     endpoint_name: str | None = None,
+    auth_token: str | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
 ) -> Starlette:
     """Build the ASGI application that serves ``model``.
 
@@ -669,6 +1024,15 @@ def create_app(
     endpoint_name
         When set, ``POST /endpoints/{name}/invocations`` answers 404 for any
         other name; when None every valid name is accepted.
+    auth_token
+        When set, every route except ``GET /ping`` answers 401 (with a
+        ``WWW-Authenticate: Bearer`` header, before reading the body) unless
+        the request carries ``Authorization: Bearer <auth_token>``. None
+        (the default) serves everyone.
+    request_timeout
+        Seconds allowed to receive a request body (else 408) and, for
+        bodies over 32 KiB, to score it (else 503; the scoring thread runs
+        on, its result discarded). Default 60.
 
     Returns
     -------
@@ -678,8 +1042,9 @@ def create_app(
     Raises
     ------
     ValueError
-        If ``max_body_bytes`` is not positive or ``endpoint_name`` is not a
-        valid endpoint name.
+        If ``max_body_bytes`` or ``request_timeout`` is not positive,
+        ``endpoint_name`` is not a valid endpoint name, or ``auth_token`` is
+        empty or not printable ASCII.
 
     Notes
     -----
@@ -709,6 +1074,15 @@ def create_app(
     """
     if max_body_bytes <= 0:
         raise ValueError(f"max_body_bytes must be > 0; got {max_body_bytes!r}.")
+    if not (
+        isinstance(request_timeout, int | float) and 0 < request_timeout < math.inf
+    ):
+        raise ValueError(
+            f"request_timeout must be a positive number of seconds; got "
+            f"{request_timeout!r}."
+        )
+    if auth_token is not None:
+        check_auth_token(auth_token, "auth_token")
     if endpoint_name is not None and not _ENDPOINT_NAME.match(endpoint_name):
         raise ValueError(
             f"endpoint_name {endpoint_name!r} is not a valid endpoint name; use up "
@@ -727,19 +1101,29 @@ def create_app(
         }
     )
 
+    threads = _ScoringThreads(_MAX_SCORING_THREADS)
+    invoke = functools.partial(
+        _invoke,
+        model,
+        max_body_bytes=max_body_bytes,
+        metrics=metrics,
+        request_timeout=float(request_timeout),
+        threads=threads,
+    )
+
     async def invocations(request: Request) -> Response:
-        return await _invoke(model, request, max_body_bytes, metrics)
+        return await invoke(request)
 
     async def runtime_invocations(request: Request) -> Response:
         name = request.path_params["endpoint_name"]
         if endpoint_name is not None and name != endpoint_name:
             response: Response = _error(
                 404,
-                f"endpoint {name[:63]!r} not found; this server serves "
+                f"endpoint {_quote(name)} not found; this server serves "
                 f"{endpoint_name!r}.",
             )
         else:
-            response = await _invoke(model, request, max_body_bytes, metrics)
+            response = await invoke(request)
         response.headers[VARIANT_HEADER] = VARIANT_NAME
         return response
 
@@ -777,11 +1161,22 @@ def create_app(
         Route("/metrics", metrics_route, methods=["GET"]),
     ]
     logger.info(
-        "app created predictor_type=%s feature_dim=%d max_body_bytes=%d",
+        "app created predictor_type=%s feature_dim=%d max_body_bytes=%d "
+        "request_timeout=%g auth=%s",
         metadata["predictor_type"],
         model.feature_dim,
         max_body_bytes,
+        request_timeout,
+        "bearer" if auth_token is not None else "none",
     )
     app = Starlette(routes=routes)
+    if auth_token is not None:
+        app.add_middleware(
+            _BearerAuthMiddleware,
+            token=auth_token,
+            max_body_bytes=max_body_bytes,
+            timeout=float(request_timeout),
+        )
+    # Added last, so outermost: refused requests are counted too.
     app.add_middleware(_MetricsMiddleware, routes=routes, metrics=metrics)
     return app

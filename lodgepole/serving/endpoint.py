@@ -17,6 +17,11 @@ Like a SageMaker endpoint, the server keeps running after the Python process
 that deployed it exits, until it is deleted: ``Predictor.attach(name)``
 reconnects, and ``lodgepole endpoints list | delete NAME`` manage it.
 
+With ``auth_token`` (or ``$LODGEPOLE_AUTH_TOKEN``) the server requires
+``Authorization: Bearer <token>`` and the predictor sends it. The token
+reaches the server process through its environment, never its command line,
+and is not stored in the endpoint registry.
+
 The client uses only :mod:`urllib`; the server needs Starlette and uvicorn.
 """
 
@@ -43,6 +48,7 @@ from lodgepole.formats.record_pb2 import Record
 from lodgepole.formats.recordio import encode_records, read_frames
 from lodgepole.model import LinearModel
 from lodgepole.serving import registry
+from lodgepole.serving.app import check_auth_token
 from lodgepole.state import state_dir
 
 __all__ = ["EndpointError", "Predictor", "deploy"]
@@ -56,6 +62,22 @@ RECORDIO = "application/x-recordio-protobuf"
 START_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 60.0
 _LOG_TAIL_CHARS = 2000
+AUTH_TOKEN_ENV = "LODGEPOLE_AUTH_TOKEN"
+
+
+def _token(auth_token: str | None) -> str | None:
+    """``auth_token``, else ``$LODGEPOLE_AUTH_TOKEN`` (stripped), else None."""
+    if auth_token is None:
+        auth_token = os.environ.get(AUTH_TOKEN_ENV, "").strip() or None
+        source = AUTH_TOKEN_ENV
+    else:
+        source = "auth_token"
+    if auth_token is None:
+        return None
+    try:
+        return check_auth_token(auth_token, source)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _matrix(data: Any) -> np.ndarray | sp.csr_matrix:
@@ -186,6 +208,14 @@ class Predictor:
     endpoint_name
         The registered endpoint this predictor talks to, if any; only then
         does :meth:`delete_endpoint` stop a server.
+    auth_token
+        Bearer token sent as ``Authorization: Bearer <token>`` with every
+        request; when None, ``$LODGEPOLE_AUTH_TOKEN`` if set, else none.
+
+    Raises
+    ------
+    ConfigError
+        If the token is empty or not printable ASCII.
 
     Examples
     --------
@@ -201,12 +231,21 @@ class Predictor:
         content_type: str = RECORDIO,
         accept: str = RECORDIO,
         endpoint_name: str | None = None,
+        auth_token: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.content_type = content_type
         self.accept = accept
         self.endpoint_name = endpoint_name
+        self._auth_token = _token(auth_token)
         self._metadata: dict[str, Any] | None = None
+
+    def _headers(self, headers: dict[str, str] | None = None) -> dict[str, str]:
+        """``headers`` plus ``Authorization`` when the predictor has a token."""
+        headers = dict(headers or {})
+        if self._auth_token is not None:
+            headers["Authorization"] = f"Bearer {self._auth_token}"
+        return headers
 
     @classmethod
     def attach(
@@ -215,8 +254,12 @@ class Predictor:
         *,
         content_type: str = RECORDIO,
         accept: str = RECORDIO,
+        auth_token: str | None = None,
     ) -> Predictor:
         """Connect to a registered endpoint by name, from any process.
+
+        The registry does not hold tokens: give ``auth_token`` (or set
+        ``$LODGEPOLE_AUTH_TOKEN``) for an endpoint deployed with one.
 
         Raises
         ------
@@ -236,6 +279,7 @@ class Predictor:
             content_type=content_type,
             accept=accept,
             endpoint_name=endpoint.name,
+            auth_token=auth_token,
         )
 
     def __repr__(self) -> str:
@@ -279,7 +323,8 @@ class Predictor:
         ------
         EndpointError
             If the server answers an error status (``status`` holds it,
-            e.g. 400 for a malformed body) or cannot be reached.
+            e.g. 400 for a malformed body, 401 for a missing or wrong
+            token) or cannot be reached.
         DataFormatError
             If ``data`` cannot be encoded, or a table's columns are missing,
             unexpected or out of order.
@@ -302,7 +347,9 @@ class Predictor:
             self.url + "/invocations",
             data=body,
             method="POST",
-            headers={"Content-Type": request_type, "Accept": accept or self.accept},
+            headers=self._headers(
+                {"Content-Type": request_type, "Accept": accept or self.accept}
+            ),
         )
         payload, reply_type = self._send(request)
         return decode_response(payload, reply_type)
@@ -315,9 +362,26 @@ class Predictor:
             ) as reply:
                 return reply.read(), reply.headers.get("Content-Type", "")
         except urllib.error.HTTPError as err:
-            raise EndpointError(err.code, _error_message(err)) from None
+            message = _error_message(err)
+            if err.code == 401:
+                message = (
+                    f"{message} The endpoint needs a bearer token: pass "
+                    f"auth_token= or set ${AUTH_TOKEN_ENV}."
+                    if self._auth_token is None
+                    else f"{message} The endpoint refused this predictor's "
+                    "bearer token."
+                )
+            raise EndpointError(err.code, message) from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
+            data = getattr(request, "data", None)
+            if isinstance(reason, BrokenPipeError | ConnectionResetError) and data:
+                raise EndpointError(
+                    None,
+                    f"{self.url} closed the connection while the {len(data)}-byte "
+                    "request body was being sent; it may be over the server's "
+                    "body limit (6 MiB by default) or lack a bearer token.",
+                ) from None
             raise EndpointError(None, f"cannot reach {self.url}: {reason}") from None
 
     def model_metadata(self) -> dict[str, Any]:
@@ -329,7 +393,10 @@ class Predictor:
             If the endpoint cannot be reached or answers an error.
         """
         if self._metadata is None:
-            payload, _ = self._send(self.url + "/model")
+            request = urllib.request.Request(
+                self.url + "/model", headers=self._headers()
+            )
+            payload, _ = self._send(request)
             self._metadata = json.loads(payload)
         return self._metadata
 
@@ -387,6 +454,7 @@ def deploy(
     endpoint_name: str | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
+    auth_token: str | None = None,
 ) -> Predictor:
     """Serve ``model`` from a new endpoint; return its predictor.
 
@@ -410,6 +478,12 @@ def deploy(
         Address to bind, loopback by default.
     port
         Port to bind; a free port when None.
+    auth_token
+        Bearer token the server requires on every route but ``GET /ping``
+        and the returned predictor sends; when None,
+        ``$LODGEPOLE_AUTH_TOKEN`` if set, else no authentication. It goes
+        to the server through its environment and is not stored in the
+        registry.
 
     Returns
     -------
@@ -420,7 +494,8 @@ def deploy(
     Raises
     ------
     ConfigError
-        If ``initial_instance_count`` is below 1 or the name is not valid.
+        If ``initial_instance_count`` is below 1, the name is not valid or
+        the token is empty or not printable ASCII.
     EndpointError
         If a live endpoint already has the name, or the server does not
         answer ``GET /ping`` within 30 s (the message ends with the tail of
@@ -438,6 +513,7 @@ def deploy(
         raise ConfigError(
             f"initial_instance_count must be >= 1; got {initial_instance_count!r}."
         )
+    token = _token(auth_token)
     predictor_type = model.predictor_type.value
     if endpoint_name is None:
         endpoint_name = registry.default_endpoint_name(predictor_type)
@@ -454,7 +530,7 @@ def deploy(
         model_path=model_dir,
         directory=directory,
     )
-    predictor = Predictor(f"http://{host}:{port}", endpoint_name=name)
+    predictor = Predictor(f"http://{host}:{port}", endpoint_name=name, auth_token=token)
     log_path = directory / "server.log"
     try:
         shutil.rmtree(directory, ignore_errors=True)
@@ -476,6 +552,9 @@ def deploy(
             name,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop(AUTH_TOKEN_ENV, None)
+        if token is not None:
+            env[AUTH_TOKEN_ENV] = token
         pid = registry.launch(command, log_path, env)
         registry.set_pid(name, pid)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

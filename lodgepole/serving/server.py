@@ -7,6 +7,13 @@ which reads the model path from the ``LODGEPOLE_MODEL_PATH`` environment
 variable. uvicorn handles SIGTERM and SIGINT: it stops accepting
 connections, finishes the requests in flight and exits.
 
+Access and limits come from the arguments of :func:`serve` or else from the
+environment: ``LODGEPOLE_AUTH_TOKEN`` (bearer token; unset means no
+authentication), ``LODGEPOLE_MAX_BODY_BYTES`` (default 6 MiB) and
+``LODGEPOLE_REQUEST_TIMEOUT`` (seconds, default 60). Worker processes get
+them through the environment, never the command line, so the token does not
+show in ``ps``.
+
 uvicorn is an optional dependency: ``pip install uvicorn``.
 """
 
@@ -21,9 +28,20 @@ from typing import Any
 
 from lodgepole.exceptions import ConfigError
 from lodgepole.model import LinearModel
-from lodgepole.serving.app import create_app
+from lodgepole.serving.app import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_REQUEST_TIMEOUT,
+    check_auth_token,
+    create_app,
+)
 
-__all__ = ["app_from_environment", "container_model_path", "default_port", "serve"]
+__all__ = [
+    "app_from_environment",
+    "auth_token_from_environment",
+    "container_model_path",
+    "default_port",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +49,13 @@ MODEL_PATH_ENV = "LODGEPOLE_MODEL_PATH"
 ENDPOINT_NAME_ENV = "LODGEPOLE_ENDPOINT_NAME"
 PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
 DEFAULT_PORT = 8080
+AUTH_TOKEN_ENV = "LODGEPOLE_AUTH_TOKEN"
+MAX_BODY_BYTES_ENV = "LODGEPOLE_MAX_BODY_BYTES"
+REQUEST_TIMEOUT_ENV = "LODGEPOLE_REQUEST_TIMEOUT"
+#: Seconds an idle keep-alive connection stays open (uvicorn's default).
+KEEP_ALIVE_SECONDS = 5
+#: Largest request line plus headers the h11 HTTP implementation buffers.
+MAX_HEADER_BYTES = 64 * 1024
 #: The container root (``/opt/ml`` in SageMaker); ``<root>/model`` holds the model.
 ML_ROOT_ENV = "LODGEPOLE_ML_ROOT"
 DEFAULT_ML_ROOT = "/opt/ml"
@@ -136,12 +161,68 @@ def default_port(environ: dict[str, str] | None = None) -> int:
     return int(text)
 
 
+def auth_token_from_environment(environ: dict[str, str] | None = None) -> str | None:
+    """The bearer token in ``LODGEPOLE_AUTH_TOKEN``, stripped; None if unset.
+
+    Raises
+    ------
+    ConfigError
+        If the variable is set but empty or not a valid bearer token (the
+        message does not quote it).
+
+    Examples
+    --------
+    >>> auth_token_from_environment({}) is None
+    True
+    >>> auth_token_from_environment({"LODGEPOLE_AUTH_TOKEN": " abc123\\n"})
+    'abc123'
+    """
+    env = os.environ if environ is None else environ
+    if AUTH_TOKEN_ENV not in env:
+        return None
+    try:
+        return check_auth_token(env[AUTH_TOKEN_ENV].strip(), AUTH_TOKEN_ENV)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def _limits_from_environment(
+    environ: dict[str, str] | None = None,
+) -> tuple[int, float]:
+    """``(max_body_bytes, request_timeout)`` from the environment or defaults."""
+    env = os.environ if environ is None else environ
+    body_text = env.get(MAX_BODY_BYTES_ENV, "").strip()
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES
+    if body_text:
+        if not (body_text.isascii() and body_text.isdigit()) or int(body_text) < 1:
+            raise ConfigError(
+                f"{MAX_BODY_BYTES_ENV}={body_text[:20]!r} is not a positive "
+                "number of bytes."
+            )
+        max_body_bytes = int(body_text)
+    timeout_text = env.get(REQUEST_TIMEOUT_ENV, "").strip()
+    request_timeout = DEFAULT_REQUEST_TIMEOUT
+    if timeout_text:
+        try:
+            request_timeout = float(timeout_text)
+        except ValueError:
+            request_timeout = -1.0
+        if not 0 < request_timeout < float("inf"):
+            raise ConfigError(
+                f"{REQUEST_TIMEOUT_ENV}={timeout_text[:20]!r} is not a positive "
+                "number of seconds."
+            )
+    return max_body_bytes, request_timeout
+
+
 def app_from_environment() -> Any:
     """Build the application for the model named by ``LODGEPOLE_MODEL_PATH``.
 
     This is the app factory each uvicorn worker process calls. The optional
     ``LODGEPOLE_ENDPOINT_NAME`` variable restricts the runtime route to
-    one endpoint name.
+    one endpoint name; ``LODGEPOLE_AUTH_TOKEN``,
+    ``LODGEPOLE_MAX_BODY_BYTES`` and ``LODGEPOLE_REQUEST_TIMEOUT`` set the
+    access and limits.
 
     Returns
     -------
@@ -151,7 +232,8 @@ def app_from_environment() -> Any:
     Raises
     ------
     ConfigError
-        If ``LODGEPOLE_MODEL_PATH`` is not set.
+        If ``LODGEPOLE_MODEL_PATH`` is not set, or a limit or the token is
+        invalid.
 
     Examples
     --------
@@ -169,8 +251,15 @@ def app_from_environment() -> Any:
         raise ConfigError(f"{MODEL_PATH_ENV} must name a saved model to serve.")
     model = LinearModel.load(path)
     name = os.environ.get(ENDPOINT_NAME_ENV) or None
+    max_body_bytes, request_timeout = _limits_from_environment()
     logger.info("model loaded path=%s pid=%d", path, os.getpid())
-    app = create_app(model, endpoint_name=name)
+    app = create_app(
+        model,
+        endpoint_name=name,
+        auth_token=auth_token_from_environment(),
+        max_body_bytes=max_body_bytes,
+        request_timeout=request_timeout,
+    )
     _freeze_startup_objects()
     return app
 
@@ -209,6 +298,9 @@ def serve(
     workers: int = 1,
     endpoint_name: str | None = None,
     access_log: bool = False,
+    auth_token: str | None = None,
+    max_body_bytes: int | None = None,
+    request_timeout: float | None = None,
 ) -> None:
     """Serve a saved model over HTTP until the process is told to stop.
 
@@ -231,11 +323,21 @@ def serve(
         Log one line per request (uvicorn's access log). Off by default: at
         hundreds of requests per second it costs about 7% of the server's
         time; ``/metrics`` counts requests either way.
+    auth_token
+        Bearer token every route but ``GET /ping`` requires; when None,
+        ``$LODGEPOLE_AUTH_TOKEN`` if set, else no authentication.
+    max_body_bytes
+        Largest request body (413 above it); when None,
+        ``$LODGEPOLE_MAX_BODY_BYTES`` if set, else 6 MiB.
+    request_timeout
+        Seconds to receive a body (408 after) and to score it (503 after);
+        when None, ``$LODGEPOLE_REQUEST_TIMEOUT`` if set, else 60.
 
     Raises
     ------
     ConfigError
-        If ``workers`` is below 1 or the port is invalid.
+        If ``workers`` is below 1, the port is invalid, or a limit or the
+        token is invalid.
     FileNotFoundError, ModelFormatError
         If the model cannot be loaded; checked before binding the port.
     ImportError
@@ -244,7 +346,11 @@ def serve(
     Notes
     -----
     Blocks until SIGTERM or SIGINT; uvicorn then shuts down gracefully.
-    Logging goes through uvicorn's logging configuration (to stderr).
+    Logging goes through uvicorn's logging configuration (to stderr); the
+    token is never logged. Idle keep-alive connections close after 5 s.
+    With uvicorn's h11 HTTP implementation the request line and headers
+    are bounded to 64 KiB; its httptools implementation (used when
+    installed) sets no such bound.
 
     Examples
     --------
@@ -257,6 +363,16 @@ def serve(
     port = default_port() if port is None else port
     if not 0 <= port <= 65535:
         raise ConfigError(f"port must be in 0..65535; got {port!r}.")
+    env_body, env_timeout = _limits_from_environment()
+    max_body_bytes = env_body if max_body_bytes is None else max_body_bytes
+    request_timeout = env_timeout if request_timeout is None else request_timeout
+    if auth_token is None:
+        auth_token = auth_token_from_environment()
+    else:
+        try:
+            check_auth_token(auth_token, "auth_token")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     path = os.fspath(model_path)
     model = LinearModel.load(path)  # fail fast, before binding the port
     try:
@@ -265,22 +381,47 @@ def serve(
         raise ImportError(
             "lodgepole serve needs uvicorn; install it with `pip install uvicorn`."
         ) from err
-    logger.info("serving path=%s host=%s port=%d workers=%d", path, host, port, workers)
+    logger.info(
+        "serving path=%s host=%s port=%d workers=%d auth=%s max_body_bytes=%d "
+        "request_timeout=%g",
+        path,
+        host,
+        port,
+        workers,
+        "bearer" if auth_token is not None else "none",
+        max_body_bytes,
+        request_timeout,
+    )
+    try:
+        app = create_app(
+            model,
+            endpoint_name=endpoint_name,
+            auth_token=auth_token,
+            max_body_bytes=max_body_bytes,
+            request_timeout=request_timeout,
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if workers == 1:
-        app = create_app(model, endpoint_name=endpoint_name)
         _freeze_startup_objects()
         uvicorn.run(
             app,
             host=host,
             port=port,
             access_log=access_log,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         )
         return
-    create_app(model, endpoint_name=endpoint_name)  # validates endpoint_name
+    del app  # each worker builds its own from the environment
     env = {
         MODEL_PATH_ENV: os.path.abspath(path),
         ENDPOINT_NAME_ENV: endpoint_name or "",
+        MAX_BODY_BYTES_ENV: str(max_body_bytes),
+        REQUEST_TIMEOUT_ENV: repr(float(request_timeout)),
     }
+    if auth_token is not None:  # else the variable is unset already
+        env[AUTH_TOKEN_ENV] = auth_token
     with _environment(env):
         _run_workers(host, port, workers, access_log)
 
@@ -318,6 +459,8 @@ def _run_workers(host: str, port: int, workers: int, access_log: bool) -> None:
         port=port,
         workers=workers,
         access_log=access_log,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     sock = config.bind_socket()
     try:
