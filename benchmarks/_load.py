@@ -32,11 +32,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Request", "closed_loop", "open_loop", "run_suite", "serve_floor"]
+__all__ = [
+    "Request",
+    "closed_loop",
+    "mixed_open_loop",
+    "open_loop",
+    "run_suite",
+    "serve_floor",
+]
 
 # How long a run may overrun its planned duration before it stops sending.
 GRACE_SECONDS = 5.0
 SOCKET_TIMEOUT_SECONDS = 10.0
+# Pseudo-statuses of :meth:`_Connection.send`.
+TIMED_OUT = -1
+CONNECTION_FAILED = -2
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,12 @@ class Request:
     accept: str = "application/json"
 
     def headers(self) -> dict[str, str]:
-        """HTTP headers of the request (``Content-Length`` is added later)."""
+        """HTTP headers of the request (``Content-Length`` is added later).
+
+        An empty ``accept`` sends no ``Accept`` header.
+        """
+        if not self.accept:
+            return {"Content-Type": self.content_type}
         return {"Content-Type": self.content_type, "Accept": self.accept}
 
 
@@ -90,6 +105,30 @@ class _Connection:
         if response.will_close:
             self.close()
         return response.status == 200
+
+    def send(self, request: Request) -> tuple[int, str]:
+        """Send ``request`` (same host and port) once: (status, content type).
+
+        Status :data:`TIMED_OUT` for a socket timeout and
+        :data:`CONNECTION_FAILED` for any other connection or protocol error.
+        """
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(
+                    request.host, request.port, timeout=SOCKET_TIMEOUT_SECONDS
+                )
+            self.conn.request("POST", request.path, request.body, request.headers())
+            response = self.conn.getresponse()
+            response.read()
+        except TimeoutError:
+            self.close()
+            return TIMED_OUT, ""
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return CONNECTION_FAILED, ""
+        if response.will_close:
+            self.close()
+        return response.status, response.getheader("content-type", "")
 
     def close(self) -> None:
         if self.conn is not None:
@@ -200,6 +239,72 @@ def open_loop(
         "errors": failed + never_sent,
         "achieved_rate": len(measured) / seconds,
     }
+
+
+def mixed_open_loop(
+    templates: list[Request],
+    plan: list[int],
+    rate: float,
+    warmup: int,
+    connections: int = 16,
+) -> list[tuple[int, int, str, float, float]]:
+    """Send ``templates[plan[i]]`` as request ``i``, at ``rate`` per second.
+
+    The open-loop schedule of :func:`open_loop` with a different request in
+    each slot: request ``i`` is due at ``start + i / rate``; requests due
+    past the run's end plus :data:`GRACE_SECONDS` are not sent.
+
+    Parameters
+    ----------
+    templates
+        The distinct requests (all to the same host and port).
+    plan
+        Template index of each request, in sending order.
+    rate
+        Requests per second.
+    warmup
+        Requests at the start of ``plan`` that are sent but not returned.
+    connections
+        Most requests in flight at once, one keep-alive connection each.
+
+    Returns
+    -------
+    list of tuple
+        One ``(index, status, content_type, from_scheduled_s, from_sent_s)``
+        per measured request that was sent, status as :meth:`_Connection.send`
+        gives it. Requests of ``plan`` missing from the list were never sent.
+    """
+    schedule = _Schedule(len(plan))
+    records: list[tuple[int, int, str, float, float]] = []
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.05
+    deadline = start + len(plan) / rate + GRACE_SECONDS
+
+    def send() -> None:
+        connection = _Connection(templates[0])
+        mine = []
+        while (index := schedule.take()) is not None:
+            due = start + index / rate
+            if due > deadline:
+                break
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.perf_counter()
+            status, content_type = connection.send(templates[plan[index]])
+            done = time.perf_counter()
+            if index >= warmup:
+                mine.append((index, status, content_type, done - due, done - sent))
+        connection.close()
+        with lock:
+            records.extend(mine)
+
+    threads = [threading.Thread(target=send) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(records)
 
 
 def closed_loop(
