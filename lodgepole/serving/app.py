@@ -34,17 +34,19 @@ needs ``Authorization: Bearer <token>`` (else 401, before the body is
 read); bodies over ``max_body_bytes`` get 413; a body not received within
 ``request_timeout`` seconds gets 408, and scoring that takes longer than
 ``request_timeout`` gets 503.
+
+The app's parts live in private modules: ``_protocol`` (media types and
+limits), ``_guard`` (bearer-token middleware, bounded error replies),
+``_metrics`` (Prometheus counters) and ``_openapi`` (the document).
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import math
 import re
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,38 +71,56 @@ try:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
-    from starlette.routing import Match, Route
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.routing import Route
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError(
         "lodgepole.serving needs Starlette; install it with `pip install starlette`."
     ) from err
 
-__all__ = ["check_auth_token", "create_app", "model_metadata", "openapi_document"]
+from lodgepole.serving._guard import (
+    BearerAuthMiddleware,
+    check_auth_token,
+    error_reply,
+    quote,
+)
+from lodgepole.serving._metrics import Metrics, MetricsMiddleware
+from lodgepole.serving._openapi import openapi_document
+from lodgepole.serving._protocol import (
+    CSV,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_REQUEST_TIMEOUT,
+    ENDPOINT_NAME_PATTERN,
+    JSON,
+    JSONLINES,
+    METRICS_TYPE,
+    RECORDIO,
+    REQUEST_TYPES,
+    RESPONSE_TYPES,
+    VARIANT_HEADER,
+    VARIANT_NAME,
+)
+
+__all__ = [
+    "CSV",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "JSON",
+    "JSONLINES",
+    "RECORDIO",
+    "REQUEST_TYPES",
+    "RESPONSE_TYPES",
+    "check_auth_token",
+    "choose_response_type",
+    "create_app",
+    "model_metadata",
+    "openapi_document",
+]
 
 logger = logging.getLogger(__name__)
-
-CSV = "text/csv"
-JSON = "application/json"
-JSONLINES = "application/jsonlines"
-RECORDIO = "application/x-recordio-protobuf"
-REQUEST_TYPES = (CSV, JSON, JSONLINES, RECORDIO)
-RESPONSE_TYPES = (JSON, JSONLINES, RECORDIO, CSV)
-DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
-#: Seconds allowed to receive a request body, and again to score it.
-DEFAULT_REQUEST_TIMEOUT = 60.0
-VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
-VARIANT_NAME = "AllTraffic"
-METRICS_TYPE = "text/plain; version=0.0.4"
 
 # Bodies up to this size are parsed and scored on the event loop; a thread
 # hop costs more than the work for them.
 _INLINE_BODY_BYTES = 32 * 1024
-# Longest error message sent back; longer ones are cut with "...".
-_MAX_MESSAGE_CHARS = 512
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-# Longest piece of a header or path quoted back in an error message.
-_MAX_QUOTE_CHARS = 40
 # Scoring jobs still running in threads (including ones whose request timed
 # out) beyond which new large requests get 503 rather than another thread.
 _MAX_SCORING_THREADS = 40
@@ -234,8 +254,7 @@ def _top_k(request: Request, model: LinearModel, response_type: str) -> int | No
     ):
         raise _HTTPError(
             400,
-            f"top_k must be an integer in [1, {model.num_classes}]; "
-            f"got {_quote(text)}.",
+            f"top_k must be an integer in [1, {model.num_classes}]; got {quote(text)}.",
         )
     if response_type not in (JSON, JSONLINES):
         raise _HTTPError(
@@ -274,274 +293,7 @@ def _score(
     return _encode(response_type, prediction), int(features.shape[0])
 
 
-# --- metrics -----------------------------------------------------------------
-
-# Route label of requests that match no route, so unknown paths cannot grow
-# the number of series without bound.
-_UNMATCHED_ROUTE = "<unmatched>"
-
-
-def _label(value: str) -> str:
-    """A Prometheus label value with backslash, quote and newline escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-class _Metrics:
-    """Thread-safe request counters, rendered in Prometheus text format."""
-
-    def __init__(self, info: Mapping[str, Any]) -> None:
-        self._lock = threading.Lock()
-        self._requests: dict[tuple[str, str], int] = {}
-        self._latency: dict[str, tuple[float, int]] = {}
-        self._rows = 0
-        self._info = {key: str(value) for key, value in info.items()}
-
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            key = (route, str(status))
-            self._requests[key] = self._requests.get(key, 0) + 1
-            total, count = self._latency.get(route, (0.0, 0))
-            self._latency[route] = (total + seconds, count + 1)
-
-    def add_rows(self, rows: int) -> None:
-        with self._lock:
-            self._rows += rows
-
-    def render(self) -> str:
-        with self._lock:
-            requests = sorted(self._requests.items())
-            latency = sorted(self._latency.items())
-            rows = self._rows
-        info = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(self._info.items()))
-        lines = [
-            "# HELP lodgepole_requests_total HTTP requests answered, by route "
-            "and status.",
-            "# TYPE lodgepole_requests_total counter",
-        ]
-        lines += [
-            f'lodgepole_requests_total{{route="{_label(route)}",'
-            f'status="{status}"}} {count}'
-            for (route, status), count in requests
-        ]
-        lines += [
-            "# HELP lodgepole_rows_predicted_total Rows scored by the model.",
-            "# TYPE lodgepole_rows_predicted_total counter",
-            f"lodgepole_rows_predicted_total {rows}",
-            "# HELP lodgepole_request_duration_seconds Time to answer a request.",
-            "# TYPE lodgepole_request_duration_seconds summary",
-        ]
-        for route, (total, count) in latency:
-            name = _label(route)
-            lines.append(
-                f'lodgepole_request_duration_seconds_sum{{route="{name}"}} {total!r}'
-            )
-            lines.append(
-                f'lodgepole_request_duration_seconds_count{{route="{name}"}} {count}'
-            )
-        lines += [
-            "# HELP lodgepole_model_info The served model; the value is always 1.",
-            "# TYPE lodgepole_model_info gauge",
-            f"lodgepole_model_info{{{info}}} 1",
-        ]
-        return "\n".join(lines) + "\n"
-
-
-class _MetricsMiddleware:
-    """ASGI middleware that times every HTTP request and counts its status."""
-
-    def __init__(self, app: ASGIApp, routes: list[Route], metrics: _Metrics) -> None:
-        self.app = app
-        self.routes = routes
-        self.metrics = metrics
-
-    def _route(self, scope: Scope) -> str:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                return route.path
-        return _UNMATCHED_ROUTE
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            self.metrics.observe(
-                self._route(scope), status, time.perf_counter() - start
-            )
-
-
-# --- access control ----------------------------------------------------------
-
-#: Routes answered without a token, so health checks need no secret.
-_OPEN_ROUTES = frozenset({("GET", "/ping"), ("HEAD", "/ping")})
-
-
-def check_auth_token(token: str, source: str = "auth token") -> str:
-    """Return ``token`` if it can be sent as a bearer token, else raise.
-
-    A token must be non-empty and made of printable ASCII characters other
-    than space (it travels in the ``Authorization`` header). The error
-    message names ``source`` but never quotes the token.
-
-    Parameters
-    ----------
-    token
-        The shared secret.
-    source
-        Where the token came from (an option, a file, a variable), for the
-        error message.
-
-    Raises
-    ------
-    ValueError
-        If the token is empty or holds other characters.
-
-    Examples
-    --------
-    >>> check_auth_token("s3cret-Token")
-    's3cret-Token'
-    >>> check_auth_token("", "LODGEPOLE_AUTH_TOKEN")
-    Traceback (most recent call last):
-    ...
-    ValueError: LODGEPOLE_AUTH_TOKEN is empty; expected a bearer token ...
-    """
-    if not isinstance(token, str) or not token:
-        raise ValueError(
-            f"{source} is empty; expected a bearer token of printable ASCII "
-            "characters without spaces."
-        )
-    if not all("!" <= char <= "~" for char in token):
-        raise ValueError(
-            f"{source} holds spaces, control or non-ASCII characters; expected a "
-            "bearer token of printable ASCII characters without spaces."
-        )
-    return token
-
-
-class _BearerAuthMiddleware:
-    """ASGI middleware answering 401 to requests without the bearer token.
-
-    It decides from the headers alone, before the application sees the
-    request: a refused body is never parsed or kept. It is read and dropped
-    (up to ``max_body_bytes``, within ``timeout`` seconds) before the 401
-    goes out, because a server that closes a connection with unread data
-    resets it, and a client still sending would never see the 401.
-    ``GET /ping`` is open. The token is compared in constant time and never
-    logged.
-    """
-
-    def __init__(
-        self, app: ASGIApp, token: str, max_body_bytes: int, timeout: float
-    ) -> None:
-        self.app = app
-        self._expected = b"bearer " + token.encode("ascii")
-        self.max_body_bytes = max_body_bytes
-        self.timeout = timeout
-
-    async def _discard_body(self, scope: Scope, receive: Receive) -> None:
-        """Read and drop the request body, within the size and time limits."""
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                text = value.strip()
-                if not text.isdigit() or len(text) > 18:
-                    return
-                if int(text) > self.max_body_bytes:
-                    return  # not worth reading; the connection will reset
-        size = 0
-        with anyio.move_on_after(self.timeout):
-            while size <= self.max_body_bytes:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return
-                size += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    return
-
-    def _authorized(self, scope: Scope) -> bool:
-        given = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                given = value.strip()
-                break
-        # The scheme is case-insensitive (RFC 7235); compare_digest on the
-        # whole value keeps the comparison constant-time in the token.
-        scheme, _, credentials = given.partition(b" ")
-        candidate = scheme.lower() + b" " + credentials.strip()
-        return hmac.compare_digest(candidate, self._expected)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (
-            (scope["method"], scope["path"]) in _OPEN_ROUTES
-        ):
-            await self.app(scope, receive, send)
-            return
-        if self._authorized(scope):
-            await self.app(scope, receive, send)
-            return
-        has_header = any(name == b"authorization" for name, _ in scope["headers"])
-        if has_header:
-            message = "the bearer token in Authorization was not accepted."
-            challenge = 'Bearer realm="lodgepole", error="invalid_token"'
-        else:
-            message = (
-                "this endpoint needs an Authorization: Bearer <token> header; "
-                "none was sent."
-            )
-            challenge = 'Bearer realm="lodgepole"'
-        logger.info(
-            "request refused: %s path=%s",
-            "bad token" if has_header else "no token",
-            scope["path"][:_MAX_QUOTE_CHARS],
-        )
-        await self._discard_body(scope, receive)
-        response = _error(401, message, {"WWW-Authenticate": challenge})
-        await response(scope, receive, send)
-
-
 # --- request handling --------------------------------------------------------
-
-
-#: An unbroken run this long in an error message is quoted input, not prose.
-_LONG_RUN = re.compile(r"\S{" + str(_MAX_QUOTE_CHARS + 25) + ",}")
-
-
-def _bounded(message: str) -> str:
-    """``message`` with long unbroken runs and its total length cut.
-
-    Decoders quote offending cells, keys and values; whatever they quote,
-    at most 40 characters of any run of input come back.
-    """
-    message = _LONG_RUN.sub(lambda m: m.group()[:_MAX_QUOTE_CHARS] + "...", message)
-    if len(message) <= _MAX_MESSAGE_CHARS:
-        return message
-    return message[: _MAX_MESSAGE_CHARS - 3] + "..."
-
-
-def _quote(text: str) -> str:
-    """``repr`` of at most the first 40 characters of client-supplied text."""
-    if len(text) <= _MAX_QUOTE_CHARS:
-        return repr(text)
-    return repr(text[:_MAX_QUOTE_CHARS]) + "..."
-
-
-def _error(
-    status: int, message: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": _bounded(message)}, status_code=status, headers=headers
-    )
 
 
 async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
@@ -577,14 +329,14 @@ def _negotiate(request: Request) -> tuple[str, str]:
     if content_type not in REQUEST_TYPES:
         raise _HTTPError(
             415,
-            f"unsupported Content-Type {_quote(content_type)}; expected one of "
+            f"unsupported Content-Type {quote(content_type)}; expected one of "
             f"{', '.join(REQUEST_TYPES)}.",
         )
     response_type = choose_response_type(request.headers.get("accept"))
     if response_type is None:
         raise _HTTPError(
             406,
-            f"no supported type in Accept {_quote(request.headers['accept'])}; "
+            f"no supported type in Accept {quote(request.headers['accept'])}; "
             f"expected one of {', '.join(RESPONSE_TYPES)} or */*.",
         )
     return content_type, response_type
@@ -657,7 +409,7 @@ async def _invoke(
     model: LinearModel,
     request: Request,
     max_body_bytes: int,
-    metrics: _Metrics,
+    metrics: Metrics,
     request_timeout: float,
     threads: _ScoringThreads,
 ) -> Response:
@@ -682,12 +434,12 @@ async def _invoke(
         # discards the rest of the body unread, so the client gets the answer.
         # the connection rather than read it.
         close = {"Connection": "close"} if err.status == 408 else None
-        return _error(err.status, err.message, close)
+        return error_reply(err.status, err.message, close)
     except DataFormatError as err:
-        return _error(400, str(err))
+        return error_reply(400, str(err))
     except Exception:
         logger.exception("request failed path=%s", request.url.path)
-        return _error(500, "internal error while scoring the request.")
+        return error_reply(500, "internal error while scoring the request.")
     metrics.add_rows(rows)
     return Response(data, media_type=response_type)
 
@@ -739,269 +491,6 @@ def model_metadata(model: LinearModel) -> dict[str, Any]:
         "hyperparameters": _jsonable(model.hyperparameters),
         "metrics": _jsonable(model.metrics),
     }
-
-
-# --- OpenAPI ------------------------------------------------------------------
-
-
-def _body_schemas() -> dict[str, Any]:
-    """Schemas of the JSON request body and the JSON prediction reply."""
-    number = {"type": "number"}
-    numbers = {"type": "array", "items": number}
-    sparse = {
-        "type": "object",
-        "required": ["values"],
-        "properties": {
-            "keys": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-            "shape": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-            "values": numbers,
-        },
-    }
-    instance = {
-        "anyOf": [
-            numbers,
-            {
-                "type": "object",
-                "required": ["features"],
-                "properties": {"features": numbers},
-            },
-            {
-                "type": "object",
-                "required": ["data"],
-                "properties": {
-                    "data": {
-                        "type": "object",
-                        "required": ["features"],
-                        "properties": {"features": sparse},
-                    }
-                },
-            },
-        ]
-    }
-    number_or_numbers = {"anyOf": [number, numbers]}
-    prediction = {
-        "type": "object",
-        "required": ["score"],
-        "properties": {
-            "score": number_or_numbers,
-            "predicted_label": number_or_numbers,
-            "predicted_labels": numbers,
-            "top_k_labels": numbers,
-            "top_k_scores": numbers,
-        },
-    }
-    return {
-        "Instances": {
-            "type": "object",
-            "required": ["instances"],
-            "properties": {"instances": {"type": "array", "items": instance}},
-        },
-        "Predictions": {
-            "type": "object",
-            "required": ["predictions"],
-            "properties": {"predictions": {"type": "array", "items": prediction}},
-        },
-    }
-
-
-def _error_response(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _invocation_operation(summary: str, operation_id: str) -> dict[str, Any]:
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    text = {"schema": {"type": "string"}}
-    request_content = {media: binary for media in REQUEST_TYPES}
-    request_content[CSV] = text
-    request_content[JSON] = {"schema": {"$ref": "#/components/schemas/Instances"}}
-    response_content = {media: binary for media in RESPONSE_TYPES}
-    response_content[CSV] = text
-    response_content[JSON] = {"schema": {"$ref": "#/components/schemas/Predictions"}}
-    return {
-        "summary": summary,
-        "operationId": operation_id,
-        # No "Accept" parameter: OpenAPI 3.0 ignores header parameters named
-        # Accept; the 200 response's media types are what Accept chooses from.
-        "parameters": [
-            {
-                "name": "top_k",
-                "in": "query",
-                "required": False,
-                "description": "Multiclass models: also list each record's k best "
-                "classes (JSON and JSON Lines replies). Also read as top_k=N "
-                "from X-Amzn-SageMaker-Custom-Attributes.",
-                "schema": {"type": "integer", "minimum": 1},
-            },
-        ],
-        "requestBody": {
-            "required": True,
-            "description": "Records to score, without labels (SPEC section 6.1).",
-            "content": request_content,
-        },
-        "responses": {
-            "200": {
-                "description": "One prediction per input row, in input order, "
-                "in the type the Accept header prefers (q-values honoured); "
-                "application/json when Accept is absent or */*.",
-                "content": response_content,
-            },
-            "400": _error_response("Malformed body or header."),
-            "406": _error_response("No supported type in Accept."),
-            "408": _error_response("Request not read or scored in time."),
-            "413": _error_response("Request body over the size limit."),
-            "415": _error_response("Unsupported Content-Type."),
-            "500": _error_response("Internal error while scoring."),
-            "503": _error_response("Server busy or shutting down; retry later."),
-        },
-    }
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.0 description served at ``GET /openapi.json``.
-
-    Returns
-    -------
-    dict
-        A fresh JSON-able OpenAPI document listing every route, its request
-        and response content types and its error responses.
-
-    Examples
-    --------
-    >>> doc = openapi_document()
-    >>> doc["openapi"], "/invocations" in doc["paths"]
-    ('3.0.3', True)
-    """
-    runtime = _invocation_operation(
-        "Score records (the runtime InvokeEndpoint path).", "invokeEndpoint"
-    )
-    runtime["parameters"].insert(
-        0,
-        {
-            "name": "endpoint_name",
-            "in": "path",
-            "required": True,
-            "schema": {"type": "string", "pattern": _ENDPOINT_NAME.pattern},
-        },
-    )
-    runtime["responses"]["404"] = _error_response("Unknown endpoint name.")
-    runtime["responses"]["200"]["headers"] = {
-        VARIANT_HEADER: {
-            "description": "Name of the production variant that answered.",
-            "schema": {"type": "string"},
-        }
-    }
-    json_object = {"schema": {"type": "object"}}
-    document: dict[str, Any] = {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "lodgepole inference endpoint",
-            "version": "1",
-            "description": "SageMaker-compatible serving of a Linear Learner model.",
-        },
-        "paths": {
-            "/ping": {
-                "get": {
-                    "summary": "Health check.",
-                    "operationId": "ping",
-                    "responses": {"200": {"description": "Ready; empty body."}},
-                }
-            },
-            "/invocations": {
-                "post": _invocation_operation("Score records.", "invocations")
-            },
-            "/endpoints/{endpoint_name}/invocations": {"post": runtime},
-            "/execution-parameters": {
-                "get": {
-                    "summary": "Batch transform settings.",
-                    "operationId": "executionParameters",
-                    "responses": {
-                        "200": {
-                            "description": "MaxConcurrentTransforms, "
-                            "BatchStrategy and MaxPayloadInMB.",
-                            "content": {JSON: json_object},
-                        }
-                    },
-                }
-            },
-            "/model": {
-                "get": {
-                    "summary": "Metadata of the served model.",
-                    "operationId": "model",
-                    "responses": {
-                        "200": {
-                            "description": "Predictor type, dimensions, "
-                            "hyperparameters and metrics.",
-                            "content": {JSON: json_object},
-                        }
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document.",
-                    "operationId": "openapi",
-                    "responses": {
-                        "200": {
-                            "description": "OpenAPI 3.0 document.",
-                            "content": {JSON: json_object},
-                        }
-                    },
-                }
-            },
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics.",
-                    "operationId": "metrics",
-                    "responses": {
-                        "200": {
-                            "description": "Prometheus text exposition 0.0.4.",
-                            "content": {METRICS_TYPE: {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-        },
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "string"}},
-                },
-                **_body_schemas(),
-            },
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "Only when the server is started with a "
-                    "token; /ping never asks for one.",
-                }
-            },
-        },
-        # Optional: {} (no credentials) is one of the alternatives.
-        "security": [{}, {"bearerAuth": []}],
-    }
-    for path, item in document["paths"].items():
-        for operation in item.values():
-            if path == "/ping":
-                operation["security"] = []
-                continue
-            unauthorized = _error_response(
-                "Missing or wrong bearer token (only when the server requires one)."
-            )
-            unauthorized["headers"] = {
-                "WWW-Authenticate": {
-                    "description": "The Bearer challenge (RFC 6750).",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^Bearer"},
-                }
-            }
-            operation["responses"]["401"] = unauthorized
-    return document
 
 
 def create_app(
@@ -1083,7 +572,7 @@ def create_app(
         )
     if auth_token is not None:
         check_auth_token(auth_token, "auth_token")
-    if endpoint_name is not None and not _ENDPOINT_NAME.match(endpoint_name):
+    if endpoint_name is not None and not ENDPOINT_NAME_PATTERN.match(endpoint_name):
         raise ValueError(
             f"endpoint_name {endpoint_name!r} is not a valid endpoint name; use up "
             "to 63 letters, digits and inner hyphens."
@@ -1093,7 +582,7 @@ def create_app(
         return Response(b"", status_code=200)
 
     metadata = model_metadata(model)
-    metrics = _Metrics(
+    metrics = Metrics(
         {
             "predictor_type": metadata["predictor_type"],
             "feature_dim": model.feature_dim,
@@ -1117,9 +606,9 @@ def create_app(
     async def runtime_invocations(request: Request) -> Response:
         name = request.path_params["endpoint_name"]
         if endpoint_name is not None and name != endpoint_name:
-            response: Response = _error(
+            response: Response = error_reply(
                 404,
-                f"endpoint {_quote(name)} not found; this server serves "
+                f"endpoint {quote(name)} not found; this server serves "
                 f"{endpoint_name!r}.",
             )
         else:
@@ -1172,11 +661,11 @@ def create_app(
     app = Starlette(routes=routes)
     if auth_token is not None:
         app.add_middleware(
-            _BearerAuthMiddleware,
+            BearerAuthMiddleware,
             token=auth_token,
             max_body_bytes=max_body_bytes,
             timeout=float(request_timeout),
         )
     # Added last, so outermost: refused requests are counted too.
-    app.add_middleware(_MetricsMiddleware, routes=routes, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, routes=routes, metrics=metrics)
     return app
