@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import reprlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +54,8 @@ JSONLINES = "application/jsonlines"
 Features = np.ndarray | sp.csr_matrix
 
 _NUMBER_TYPES = frozenset({int, float})
+# Widest sparse instance: column indices must fit int32.
+_MAX_WIDTH = 2**31
 
 
 class _BadInstance(Exception):
@@ -113,9 +116,13 @@ def _loads(text: bytes | str) -> Any:
 
     orjson accepts strictly standard JSON and then gives the same objects as
     :func:`json.loads`. Whatever it refuses (NaN and Infinity literals,
-    integers beyond 64 bits, lone surrogates, other encodings, bad syntax)
+    lone surrogates, other encodings, bad syntax, nesting deeper than 1024)
     goes to :func:`json.loads`, which decides and words the error, so both
-    paths accept and reject the same bodies with the same messages.
+    paths accept and reject the same bodies with the same messages. One
+    exception: recent orjson reads an integer beyond 64 bits as a float, so
+    as a sparse key or shape it is rejected by either path but with another
+    message. Nesting too deep for the stdlib's recursion limit raises
+    ValueError as well.
     """
     if _orjson is not None:
         try:
@@ -123,7 +130,13 @@ def _loads(text: bytes | str) -> Any:
         except _orjson.JSONDecodeError:
             pass
     # NaN and Infinity parse to floats so the instance check can name them.
-    return json.loads(text, parse_constant=float)
+    try:
+        return json.loads(text, parse_constant=float)
+    except RecursionError:
+        raise ValueError(
+            "arrays or objects nested too deeply to parse; expected at most "
+            "a few levels"
+        ) from None
 
 
 def _json_type(value: Any) -> str:
@@ -135,8 +148,15 @@ def _json_type(value: Any) -> str:
     return {str: "string", dict: "object", list: "array"}.get(type(value), "null")
 
 
+# Shows a value in an error message like repr, but with nesting cut at 3
+# levels: a deeply nested body must not exhaust the stack. `_shown` shortens.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxlong = _REPR.maxother = 1 << 30
+
+
 def _shown(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -360,27 +380,29 @@ def _parse_row(row: Any, name: str) -> tuple[np.ndarray | None, np.ndarray, int]
         values = _numbers(row, name)
         return None, values, len(values)
     values = _numbers(_expect_list(row["values"], '"values"'), "values")
-    keys = _sparse_keys(row.get("keys"))
+    key_list = _sparse_keys(row.get("keys"))
     shape = row.get("shape")
     if (
         not isinstance(shape, list)
         or len(shape) != 1
         or type(shape[0]) is not int
-        or shape[0] < 0
+        or not 0 <= shape[0] <= _MAX_WIDTH
     ):
         raise _BadInstance(
-            f'"shape" is {_shown(shape)}; expected a one-element list [feature_dim].'
+            f'"shape" is {_shown(shape)}; expected a one-element list [feature_dim] '
+            f"with feature_dim at most {_MAX_WIDTH} (2**31)."
         )
-    if len(keys) != len(values):
+    if len(key_list) != len(values):
         raise _BadInstance(
-            f'"keys" has {len(keys)} entries but "values" has {len(values)}; '
+            f'"keys" has {len(key_list)} entries but "values" has {len(values)}; '
             "expected one value per key."
         )
-    if len(keys) and int(keys.max()) >= shape[0]:
+    if key_list and max(key_list) >= shape[0]:
         raise _BadInstance(
-            f"key {int(keys.max())} is out of range for shape [{shape[0]}]; "
+            f"key {_shown(max(key_list))} is out of range for shape [{shape[0]}]; "
             f"expected keys below {shape[0]}."
         )
+    keys = np.array(key_list, dtype=np.int64)
     unique, counts = np.unique(keys, return_counts=True)
     if len(unique) != len(keys):
         raise _BadInstance(
@@ -390,14 +412,14 @@ def _parse_row(row: Any, name: str) -> tuple[np.ndarray | None, np.ndarray, int]
     return keys, values, shape[0]
 
 
-def _sparse_keys(keys: Any) -> np.ndarray:
+def _sparse_keys(keys: Any) -> list[int]:
     keys = _expect_list(keys, '"keys"')
     for position, key in enumerate(keys):
         if type(key) is not int or key < 0:
             raise _BadInstance(
                 f'"keys"[{position}] is {_shown(key)}; expected a non-negative integer.'
             )
-    return np.array(keys, dtype=np.int64)
+    return keys
 
 
 def _numbers(values: Sequence[Any], name: str) -> np.ndarray:

@@ -68,9 +68,10 @@ def decode_libsvm(
     ------
     DataFormatError
         If a pair is malformed, a ``qid:`` pair occurs (ranking files are not
-        supported), a label is not a number, an index is out of range, or the
-        indices of a line are not strictly increasing (unsorted or duplicate).
-        Messages name the line, the token and its byte offset.
+        supported), a label or value is not a number or beyond the float32
+        range, an index is out of range, or the indices of a line are not
+        strictly increasing (unsorted or duplicate). Messages name the line,
+        the token and its byte offset.
 
     Notes
     -----
@@ -239,6 +240,11 @@ class _Tokens:
         labels, bad = _parse_numbers(self.a, self.starts[first], self.ends[first])
         if bad >= 0:
             self.fail(first[bad], "is not a numeric label", "a finite number first")
+        labels, bad = _to_float32(labels)
+        if bad >= 0:
+            self.fail(
+                first[bad], "is beyond the float32 range", "a finite float32 label"
+            )
         return labels
 
     def parse_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -263,6 +269,13 @@ class _Tokens:
             self.fail(
                 pair[bad], "has a value that is not a finite number", "'index:value'"
             )
+        values, bad = _to_float32(values)
+        if bad >= 0:
+            self.fail(
+                pair[bad],
+                "has a value beyond the float32 range",
+                "'index:value' with a finite float32 value",
+            )
         rows = np.searchsorted(self.first, pair, side="right") - 1
         return rows, index.astype(np.int64), values
 
@@ -274,6 +287,14 @@ class _Tokens:
                 "no 'qid:' pairs (ranking files are not supported)",
             )
         self.fail(token, "is not a pair", "'index:value' with an integer index >= 0")
+
+
+def _to_float32(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Round float64 values to float32; also the first that overflows, or -1."""
+    with np.errstate(over="ignore"):
+        rounded = values.astype(np.float32)
+    overflow = np.flatnonzero(~np.isfinite(rounded))
+    return rounded, int(overflow[0]) if overflow.size else -1
 
 
 def _shift_indices(

@@ -36,6 +36,7 @@ bundles protoc 6.31.1, whose output runs on any ``protobuf`` runtime from
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -78,6 +79,9 @@ logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/x-recordio-protobuf"
 
 Features = np.ndarray | sp.csr_matrix
+
+# Widest sparse row accepted: column indices must fit int32, as in LIBSVM.
+_MAX_WIDTH = 2**31
 
 
 # -------------------------------------------------------------------- encoding
@@ -339,9 +343,15 @@ def _tensor_width(rows: _Rows, index: int, tensor: object) -> tuple[int, bool]:
     """Width of a feature tensor and whether it is sparse."""
     shape = list(tensor.shape)
     num_keys, num_values = len(tensor.keys), len(tensor.values)
-    sparse = num_keys > 0 or (num_values == 0 and bool(shape) and np.prod(shape) > 0)
+    sparse = num_keys > 0 or (num_values == 0 and bool(shape) and math.prod(shape) > 0)
     if sparse and not shape:
         rows.fail(index, "sparse tensor (keys given) without shape: expected shape [D]")
+    if sparse and shape[-1] > _MAX_WIDTH:
+        rows.fail(
+            index,
+            f"sparse tensor of shape {shape!r}: expected at most {_MAX_WIDTH!r} "
+            f"features (2**31), found {shape[-1]!r}",
+        )
     if shape and any(d != 1 for d in shape[:-1]):
         rows.fail(index, f"expected a vector shape [D], found {shape!r}")
     if sparse and num_keys != num_values:
@@ -359,13 +369,18 @@ def _tensor_width(rows: _Rows, index: int, tensor: object) -> tuple[int, bool]:
     return (shape[-1] if sparse else num_values), sparse
 
 
+def _map_keys(entries: Iterable[str | bytes]) -> list[str | bytes]:
+    """Sorted keys of a Record map; keys that are not UTF-8 come back as bytes."""
+    return sorted(entries, key=repr)
+
+
 def _add_features(rows: _Rows, index: int, record: Record) -> None:
     value = record.features.get("values")
     if value is None:
         rows.fail(
             index,
             f"expected features['values'], found feature keys "
-            f"{sorted(record.features)!r}",
+            f"{_map_keys(record.features)!r}",
         )
     kind = value.WhichOneof("value")
     if kind not in _TENSOR_FIELDS:
@@ -399,7 +414,7 @@ def _add_label(rows: _Rows, index: int, record: Record, require: bool) -> None:
         rows.fail(
             index,
             f"expected label['values'] in a training record, found "
-            f"label keys {sorted(record.label)!r}",
+            f"label keys {_map_keys(record.label)!r}",
         )
     if rows.has_label is None:
         rows.has_label = has_label
@@ -481,7 +496,8 @@ def _decode_general(
         _add_label(rows, index, record, require_labels)
 
     width = rows.width or 0
-    labels = _as_float32(rows.labels) if rows.has_label else None
+    # Training data with no records still gets its (empty) labels.
+    labels = _as_float32(rows.labels) if rows.has_label or require_labels else None
     if any(rows.sparse):
         return _sparse_matrix(rows), labels
     return rows.value_array().reshape(len(payloads), width), labels
@@ -529,8 +545,9 @@ def decode_records(
         On any framing error (see `read_frames`), an unparsable record, a
         missing ``features["values"]``, a tensor type or width differing from
         record 0 or ``feature_dim``, a missing label when required, a sparse
-        tensor without shape or with keys out of range or repeated; messages
-        name the source, the record index and the byte offset.
+        tensor without shape, wider than 2**31 columns or with keys out of
+        range or repeated; messages name the source, the record index and
+        the byte offset.
 
     Notes
     -----
