@@ -30,7 +30,7 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_auth_token(path: str) -> str:
+def read_auth_token(path: str) -> str:
     """The bearer token in the file at ``path``, stripped of whitespace."""
     from lodgepole.serving.app import check_auth_token
 
@@ -61,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     from lodgepole.serving.server import container_model_path, serve
 
     token = (
-        None if args.auth_token_file is None else _read_auth_token(args.auth_token_file)
+        None if args.auth_token_file is None else read_auth_token(args.auth_token_file)
     )
     try:
         model = args.model or container_model_path(args.ml_root)

@@ -45,11 +45,19 @@ def _endpoints(args: argparse.Namespace) -> int:
             registry.delete_endpoint(name)
             print(f"Deleted endpoint {name}.")
     else:  # create
+        from lodgepole.cli._data import read_auth_token
+
+        token = (
+            None
+            if args.auth_token_file is None
+            else read_auth_token(args.auth_token_file)
+        )
         predictor = load_model(args.model).deploy(
             initial_instance_count=args.workers,
             endpoint_name=args.name,
             host=args.host,
             port=args.port,
+            auth_token=token,
         )
         print(f"Endpoint {predictor.endpoint_name} is in service at {predictor.url}.")
     return EXIT_OK
@@ -84,4 +92,11 @@ def add_commands(commands: Any) -> None:
     )
     create.add_argument("--host", default="127.0.0.1", help="address to bind")
     create.add_argument("--port", type=int, default=None, help="default: a free port")
+    create.add_argument(
+        "--auth-token-file",
+        default=None,
+        metavar="PATH",
+        help="file holding the bearer token clients must send (default: "
+        "$LODGEPOLE_AUTH_TOKEN; no authentication when neither is set)",
+    )
     endpoints.set_defaults(handler=_endpoints)

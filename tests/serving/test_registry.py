@@ -232,3 +232,41 @@ def test_cli_endpoints_create_then_delete(tmp_path: Path):
     assert endpoint.url in created.stdout
     assert _cli("endpoints", "delete", "from-the-cli").returncode == 0
     assert not _alive(endpoint.pid)
+
+
+def test_cli_endpoints_create_with_a_token_file(tmp_path: Path):
+    model = _model()
+    token_file = tmp_path / "token"
+    token_file.write_text("cli-s3cret\n")
+    created = _cli(
+        "endpoints",
+        "create",
+        str(model.save(tmp_path / "model")),
+        "--name",
+        "with-token",
+        "--auth-token-file",
+        str(token_file),
+    )
+    assert created.returncode == 0, created.stderr
+    try:
+        endpoint = describe_endpoint("with-token")
+        with pytest.raises(EndpointError, match="401"):
+            Predictor(endpoint.url, auth_token=None).predict(
+                [[0.0] * model.feature_dim], "text/csv", "application/json"
+            )
+        reply = Predictor(endpoint.url, auth_token="cli-s3cret").predict(
+            [[0.0] * model.feature_dim], "text/csv", "application/json"
+        )
+        assert len(reply["predictions"]) == 1
+    finally:
+        assert _cli("endpoints", "delete", "with-token").returncode == 0
+    token_file.write_text("  \n")
+    refused = _cli(
+        "endpoints",
+        "create",
+        str(tmp_path / "model"),
+        "--auth-token-file",
+        str(token_file),
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.count("\n") == 1 and "empty" in refused.stderr
