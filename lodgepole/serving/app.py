@@ -384,7 +384,17 @@ async def _score_in_thread(
             "retry later.",
         )
 
-    def job() -> tuple[bytes, int]:
+    # A job abandoned before a worker thread picked it up never runs (anyio
+    # drops it), so its slot is given back here; once it runs, the job
+    # gives it back itself when it ends.
+    state = {"phase": "queued"}
+    lock = threading.Lock()
+
+    def job() -> tuple[bytes, int] | None:
+        with lock:
+            if state["phase"] == "abandoned":
+                return None
+            state["phase"] = "running"
         try:
             return _score(model, content_type, response_type, body, top_k)
         finally:
@@ -394,6 +404,10 @@ async def _score_in_thread(
     with anyio.move_on_after(timeout):
         result = await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
     if result is None:
+        with lock:
+            if state["phase"] == "queued":
+                state["phase"] = "abandoned"
+                threads.release()
         logger.warning(
             "scoring over the time limit seconds=%g bytes=%d", timeout, len(body)
         )

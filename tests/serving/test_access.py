@@ -12,11 +12,13 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -309,6 +311,63 @@ def test_scoring_over_the_time_limit_gives_503(model):
             == 200
         )
     assert seconds < 10
+
+
+def _wait_not_busy(local: TestClient, body: bytes, seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        reply = local.post("/invocations", content=body, headers={"Content-Type": CSV})
+        if "server busy" not in reply.text or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.05)
+
+
+def test_abandoned_scoring_jobs_count_against_the_thread_limit(model, monkeypatch):
+    """With room for one scoring thread, a job abandoned at its time limit
+    holds it while it runs: the next large request is refused as busy."""
+    import lodgepole.serving.app as app_module
+
+    monkeypatch.setattr(app_module, "_MAX_SCORING_THREADS", 1)
+    app = create_app(model, request_timeout=0.05)  # scoring 5 MB takes ~0.5 s
+    row = b"0.123456789,-1.23456789,2.3456789\n"
+    body = row * (5_000_000 // len(row))
+    headers = {"Content-Type": CSV}
+    with TestClient(app) as local:
+        first = local.post("/invocations", content=body, headers=headers)
+        assert first.status_code == 503 and "time limit" in first.json()["error"]
+        busy = local.post("/invocations", content=body, headers=headers)
+        assert busy.status_code == 503, busy.text
+        assert "server busy: 1 scoring jobs" in busy.json()["error"]
+        reply = _wait_not_busy(local, row * 2000)  # the first job ends
+        assert reply.status_code == 200, reply.text
+
+
+def test_jobs_abandoned_before_they_start_give_their_thread_back(model, monkeypatch):
+    """A 1 ms limit often abandons a job before a thread picks it up; anyio
+    then never runs it, and its slot must still come back (it once leaked,
+    and the server answered "busy" for good)."""
+    import lodgepole.serving.app as app_module
+
+    monkeypatch.setattr(app_module, "_MAX_SCORING_THREADS", 1)
+    app = create_app(model, request_timeout=0.001)
+    row = b"0.123456789,-1.23456789,2.3456789\n"
+    stop = threading.Event()
+
+    def hold_the_gil() -> None:  # slows the start of worker threads
+        while not stop.is_set():
+            sum(range(10_000))
+
+    spinner = threading.Thread(target=hold_the_gil, daemon=True)
+    spinner.start()
+    try:
+        with TestClient(app) as local:
+            for _ in range(8):
+                reply = _wait_not_busy(local, row * 2000, seconds=5)
+                assert "server busy" not in reply.text
+                assert reply.status_code in (200, 503)
+    finally:
+        stop.set()
+        spinner.join()
 
 
 @pytest.mark.parametrize("timeout", [0.0, -1.0, float("inf"), float("nan")])
