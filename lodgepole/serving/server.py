@@ -28,6 +28,7 @@ from typing import Any
 
 from lodgepole.exceptions import ConfigError
 from lodgepole.model import LinearModel
+from lodgepole.serving._http import MAX_HEAD_BYTES, bounded_protocol
 from lodgepole.serving.app import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_REQUEST_TIMEOUT,
@@ -54,8 +55,8 @@ MAX_BODY_BYTES_ENV = "LODGEPOLE_MAX_BODY_BYTES"
 REQUEST_TIMEOUT_ENV = "LODGEPOLE_REQUEST_TIMEOUT"
 #: Seconds an idle keep-alive connection stays open (uvicorn's default).
 KEEP_ALIVE_SECONDS = 5
-#: Largest request line plus headers the h11 HTTP implementation buffers.
-MAX_HEADER_BYTES = 64 * 1024
+#: Largest request line plus headers accepted (431 beyond; see _http.py).
+MAX_HEADER_BYTES = MAX_HEAD_BYTES
 #: The container root (``/opt/ml`` in SageMaker); ``<root>/model`` holds the model.
 ML_ROOT_ENV = "LODGEPOLE_ML_ROOT"
 DEFAULT_ML_ROOT = "/opt/ml"
@@ -347,10 +348,11 @@ def serve(
     -----
     Blocks until SIGTERM or SIGINT; uvicorn then shuts down gracefully.
     Logging goes through uvicorn's logging configuration (to stderr); the
-    token is never logged. Idle keep-alive connections close after 5 s.
-    With uvicorn's h11 HTTP implementation the request line and headers
-    are bounded to 64 KiB; its httptools implementation (used when
-    installed) sets no such bound.
+    token is never logged. Idle keep-alive connections close after 5 s. A
+    request line and headers over 64 KiB get 431, and ones not received
+    within 10 s (``$LODGEPOLE_HEAD_TIMEOUT``) get 408 (see
+    :mod:`lodgepole.serving._http`; with h11 instead of httptools only the
+    size is bounded).
 
     Examples
     --------
@@ -411,6 +413,7 @@ def serve(
             access_log=access_log,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            http=bounded_protocol() or "auto",
         )
         return
     del app  # each worker builds its own from the environment
@@ -461,6 +464,7 @@ def _run_workers(host: str, port: int, workers: int, access_log: bool) -> None:
         access_log=access_log,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        http=bounded_protocol() or "auto",
     )
     sock = config.bind_socket()
     try:

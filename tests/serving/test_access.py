@@ -424,6 +424,7 @@ def cli_server(tmp_path_factory, model) -> Iterator[str]:
     token_file.write_text(f"\n  {TOKEN}  \n")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "LODGEPOLE_AUTH_TOKEN"}
+    env["LODGEPOLE_HEAD_TIMEOUT"] = "1"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -564,6 +565,76 @@ def test_a_slow_body_gets_408(cli_server):
     assert b"connection: close" in head.lower()
     assert b"time limit of 1 s" in body
     assert 0.9 < seconds < 5
+
+
+def _exchange(port: int, data: bytes, pause: float = 0.0) -> tuple[bytes, float]:
+    """Send ``data``, then read until the server closes; (reply, seconds)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        if data:
+            sock.sendall(data)
+        started = time.monotonic()
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        return reply, time.monotonic() - started
+
+
+def _head(extra: bytes = b"", length: int = 0) -> bytes:
+    return (
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\nContent-Length: {length}\r\n".encode()
+        + extra
+    )
+
+
+def test_a_request_head_over_64_kib_gets_431(cli_server):
+    port = int(cli_server.rsplit(":", 1)[1])
+    reply, _ = _exchange(port, _head(b"X-Big: " + b"a" * 100_000 + b"\r\n\r\n"))
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+    assert len(reply) < 300
+    # Just under the limit is served; the body in the same chunk is not
+    # counted as head (99 kB of CSV follows 60 kB of headers in one send).
+    row = (",".join(["0.5"] * FEATURE_DIM) + "\n").encode()
+    body = row * (99_000 // len(row))
+    data = _head(
+        b"X-Big: " + b"a" * 60_000 + b"\r\nConnection: close\r\n\r\n", len(body)
+    )
+    reply, _ = _exchange(port, data + body)
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:300]
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /invocations HTTP/1.1\r\nHost: x\r\n"])
+def test_a_head_not_sent_in_time_gets_408(cli_server, sent: bytes):
+    """A silent connection, or headers that stop coming, are closed after 1 s."""
+    port = int(cli_server.rsplit(":", 1)[1])
+    reply, seconds = _exchange(port, sent)
+    assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+    assert 0.8 < seconds < 5
+
+
+def test_a_slow_second_head_on_a_kept_alive_connection_gets_408(cli_server):
+    port = int(cli_server.rsplit(":", 1)[1])
+    row = (",".join(["0.5"] * FEATURE_DIM) + "\n").encode()
+    first = _head(b"\r\n", len(row)) + row
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(first)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(65536)
+        head, _, body = reply.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(body) < length:
+            body += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200 "), reply[:200]
+        time.sleep(0.7)  # idle, under the 5 s keep-alive: not a slow head
+        sock.sendall(b"POST /invocations HTTP/1.1\r\n")
+        started = time.monotonic()
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+        seconds = time.monotonic() - started
+    assert rest.startswith(b"HTTP/1.1 408 "), rest[:200]
+    assert 0.8 < seconds < 5
 
 
 @pytest.mark.parametrize(
