@@ -355,6 +355,9 @@ class LinearLearner:
         records: Any = None,
         *,
         callback: Callable[[EpochReport], None] | None = None,
+        instance_count: int = 1,
+        cluster: Any = None,
+        syncs_per_epoch: int = 1,
     ) -> LinearLearner:
         """Continue a Failed or Stopped job from its last checkpoint.
 
@@ -372,6 +375,12 @@ class LinearLearner:
             locations are read again.
         callback
             As for :meth:`fit`.
+        instance_count, cluster, syncs_per_epoch
+            Where to run the rest, as for the constructor: locally by
+            default. A job trained on Dask resumed on the same number of
+            workers with the same ``syncs_per_epoch`` ends with the model of
+            an uninterrupted run; elsewhere it goes on from the same state
+            but its remaining epochs see the data in another order.
 
         Returns
         -------
@@ -396,7 +405,13 @@ class LinearLearner:
         job = describe_job(job_name)
         values = dict(job.user_hyperparameters)
         predictor_type = values.pop("predictor_type", job.predictor_type)
-        estimator = cls(predictor_type, **values)
+        estimator = cls(
+            predictor_type,
+            instance_count=instance_count,
+            cluster=cluster,
+            syncs_per_epoch=syncs_per_epoch,
+            **values,
+        )
         if records is None:
             in_memory = [
                 c for c, where in job.channels.items() if not _is_location(where)

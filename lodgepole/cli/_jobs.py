@@ -58,7 +58,7 @@ def _jobs(args: argparse.Namespace) -> int:
                 print(f"{key:20} {value}")
             print(f"{'epochs':20} {len(history)}")
     elif args.action == "resume":
-        return _resume(args.name)
+        return _resume(args)
     else:
         for name in args.name:
             delete_job(name)
@@ -66,14 +66,17 @@ def _jobs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _resume(name: str) -> int:
+def _resume(args: argparse.Namespace) -> int:
     from lodgepole.cli._common import Progress, epoch_callback
-    from lodgepole.cli._train import print_job
+    from lodgepole.cli._train import cluster_options, print_job
     from lodgepole.estimator import LinearLearner
 
+    options = cluster_options(args)
     progress = Progress("training", None, "epochs")
     with progress:
-        estimator = LinearLearner.resume(name, callback=epoch_callback(progress))
+        estimator = LinearLearner.resume(
+            args.name, callback=epoch_callback(progress), **options
+        )
     assert estimator.latest_training_job is not None
     print_job(estimator.latest_training_job)
     return EXIT_OK
@@ -98,9 +101,13 @@ def add_commands(commands: Any) -> None:
         help="continue a Failed or Stopped job from its last checkpoint",
         description="Continue job NAME after the last epoch it checkpointed, "
         "reading its channels from the locations it recorded; it ends with the "
-        "model an uninterrupted run would have given.",
+        "model an uninterrupted run would have given (a Dask job: when resumed "
+        "with the same --workers and --syncs-per-epoch).",
     )
     resume.add_argument("name")
+    from lodgepole.cli._train import add_cluster_arguments
+
+    add_cluster_arguments(resume)
     delete = actions.add_parser("delete", help="remove jobs, their models and logs")
     delete.add_argument("name", nargs="+")
     jobs.set_defaults(handler=_jobs)

@@ -91,14 +91,10 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
     from lodgepole.estimator import LinearLearner
 
     values = _hyperparameters(args, extra)
-    if args.scheduler is not None and args.workers is not None:
-        raise CommandError("give --workers N or --scheduler ADDRESS, not both")
     estimator = LinearLearner(
         values.pop("predictor_type"),
         base_job_name=args.base_job_name,
-        instance_count=args.workers or 1,
-        cluster=args.scheduler,
-        syncs_per_epoch=args.syncs_per_epoch,
+        **cluster_options(args),
         **values,
     )
     channels = {
@@ -119,6 +115,39 @@ def _train(args: argparse.Namespace, extra: list[str]) -> int:
     assert job is not None
     print_job(job)
     return EXIT_OK
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers``, ``--scheduler`` and ``--syncs-per-epoch`` (train, resume)."""
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="train data-parallel on a local Dask cluster of N worker processes",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train data-parallel on this Dask cluster, e.g. tcp://10.0.0.5:8786",
+    )
+    parser.add_argument(
+        "--syncs-per-epoch",
+        type=positive_int,
+        default=1,
+        help="with Dask: parameter averagings per epoch (default 1)",
+    )
+
+
+def cluster_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The estimator's instance_count, cluster and syncs_per_epoch from args."""
+    if args.scheduler is not None and args.workers is not None:
+        raise CommandError("give --workers N or --scheduler ADDRESS, not both")
+    return {
+        "instance_count": args.workers or 1,
+        "cluster": args.scheduler,
+        "syncs_per_epoch": args.syncs_per_epoch,
+    }
 
 
 def print_job(job: Any) -> None:
@@ -188,24 +217,7 @@ def add_commands(commands: Any) -> None:
     train.add_argument(
         "--base-job-name", default=None, help="prefix of the generated job name"
     )
-    train.add_argument(
-        "--workers",
-        type=positive_int,
-        default=None,
-        help="train data-parallel on a local Dask cluster of N worker processes",
-    )
-    train.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="train data-parallel on this Dask cluster, e.g. tcp://10.0.0.5:8786",
-    )
-    train.add_argument(
-        "--syncs-per-epoch",
-        type=positive_int,
-        default=1,
-        help="with Dask: parameter averagings per epoch (default 1)",
-    )
+    add_cluster_arguments(train)
     train.set_defaults(handler=_train, takes_extra=True)
 
     evaluate = commands.add_parser(

@@ -52,6 +52,32 @@ def _accuracy(estimator: LinearLearner, test: tuple[np.ndarray, np.ndarray]) -> 
     return float(np.mean(predicted == test[1]))
 
 
+class _Interrupt(Exception):
+    pass
+
+
+def test_a_dask_job_resumed_on_dask_ends_with_the_uninterrupted_model(shards):
+    """Files read by the workers, stopped after epoch 1, resumed on 2 workers."""
+    from lodgepole.jobs import describe_job
+
+    data = {"train": shards["train"], "validation": shards["validation"]}
+    hp = {**HP, "shuffle": True, "early_stopping_patience": 10}
+
+    def stop_after_epoch_1(report) -> None:
+        if report.epoch == 1:
+            raise _Interrupt("stopped")
+
+    whole = LinearLearner("multiclass_classifier", instance_count=2, **hp).fit(data)
+    with pytest.raises(_Interrupt):
+        LinearLearner("multiclass_classifier", instance_count=2, **hp).fit(
+            data, job_name="dask-cut", callback=stop_after_epoch_1
+        )
+    assert describe_job("dask-cut").status == "Failed"
+    resumed = LinearLearner.resume("dask-cut", instance_count=2)  # files re-read
+    np.testing.assert_allclose(resumed.model.weights, whole.model.weights, atol=1e-6)
+    assert len(resumed.latest_training_job.history) == hp["epochs"]
+
+
 def test_instance_count_two_trains_on_a_local_cluster(shards):
     data = {"train": shards["train"], "validation": shards["validation"]}
     local = LinearLearner("multiclass_classifier", **HP).fit(data)
