@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from lodgepole.exceptions import DataFormatError
 from lodgepole.formats._framing import _stream_records
 from lodgepole.formats.recordio import iter_frames, read_frames, write_frames
+from tests._streams import Trickle
 
 MAGIC = bytes.fromhex("0a23d7ce")
 
@@ -30,24 +31,6 @@ def _frame(payload: bytes, cflag: int = 0) -> bytes:
 def _multipart(parts: list[bytes]) -> bytes:
     flags = [1] + [2] * (len(parts) - 2) + [3]
     return b"".join(_frame(p, f) for p, f in zip(parts, flags, strict=True))
-
-
-class _Trickle(io.RawIOBase):
-    """A raw, unseekable stream that returns at most ``step`` bytes a read."""
-
-    def __init__(self, data: bytes, step: int) -> None:
-        self.data = data
-        self.pos = 0
-        self.step = step
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        size = min(len(buffer), self.step, len(self.data) - self.pos)
-        buffer[:size] = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return size
 
 
 def _outcome(read: Callable[[], list[bytes]]) -> list[bytes] | str:
@@ -109,7 +92,7 @@ def test_stream_agrees_with_whole_buffer_on_any_damage(
 def test_short_reads_of_a_raw_stream_are_joined(step: int) -> None:
     payloads = [bytes(range(n)) for n in (0, 5, 17, 200)]
     data = write_frames(payloads) + _multipart([b"ab", b"cd"])
-    got = list(iter_frames(_Trickle(data, step)))  # type: ignore[arg-type]
+    got = list(iter_frames(Trickle(data, step)))  # type: ignore[arg-type]
     assert got == [*payloads, b"ab" + MAGIC + b"cd"]
 
 

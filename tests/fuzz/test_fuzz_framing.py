@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from lodgepole.exceptions import DataFormatError
 from lodgepole.formats.recordio import iter_frames, read_frames, write_frames
+from tests._streams import Trickle
 from tests.fuzz._support import (
     MAGIC_BYTES,
     decode_or_reject,
@@ -29,25 +30,6 @@ from tests.fuzz._support import (
 )
 
 _PEAK_LIMIT = 10 * 2**20  # bytes; a claimed length may never be allocated
-
-
-class _Trickle(io.RawIOBase):
-    """A raw, unseekable stream that returns at most ``step`` bytes a read,
-    like a pipe or a socket."""
-
-    def __init__(self, data: bytes, step: int) -> None:
-        self.data = data
-        self.pos = 0
-        self.step = step
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        size = min(len(buffer), self.step, len(self.data) - self.pos)
-        buffer[:size] = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return size
 
 
 def _outcome(read: Callable[[], list[bytes]]) -> list[bytes] | str:
@@ -65,7 +47,7 @@ def _check_readers_agree(data: bytes, step: int) -> list[bytes] | str:
     streamed = _outcome(lambda: list(iter_frames(io.BytesIO(data), source="<bytes>")))
     assert streamed == whole
     trickled = _outcome(
-        lambda: list(iter_frames(_Trickle(data, step), source="<bytes>"))
+        lambda: list(iter_frames(Trickle(data, step), source="<bytes>"))
     )
     assert trickled == whole
     return whole
@@ -170,7 +152,7 @@ def test_tiny_input_claiming_huge_length_allocates_little(name: str) -> None:
     assert len(data) < 64
     assert _peak(lambda: read_frames(data)) < _PEAK_LIMIT
     assert _peak(lambda: list(iter_frames(io.BytesIO(data)))) < _PEAK_LIMIT
-    assert _peak(lambda: list(iter_frames(_Trickle(data, 3)))) < _PEAK_LIMIT
+    assert _peak(lambda: list(iter_frames(Trickle(data, 3)))) < _PEAK_LIMIT
 
 
 def test_huge_claim_in_a_real_file_allocates_little(tmp_path: object) -> None:
