@@ -27,6 +27,7 @@ import http.client
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,35 +200,15 @@ def open_loop(
     """
     warmup = round(warmup_seconds * rate)
     total = warmup + round(seconds * rate)
-    schedule = _Schedule(total)
-    records: list[tuple[int, float, float, bool]] = []
-    lock = threading.Lock()
-    start = time.perf_counter() + 0.05
-    deadline = start + warmup_seconds + seconds + GRACE_SECONDS
-
-    def send() -> None:
-        connection = _Connection(request)
-        mine = []
-        while (index := schedule.take()) is not None:
-            due = start + index / rate
-            if due > deadline:
-                break
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            sent = time.perf_counter()
-            ok = connection.post()
-            done = time.perf_counter()
-            mine.append((index, done - due, done - sent, ok))
-        connection.close()
-        with lock:
-            records.extend(mine)
-
-    threads = [threading.Thread(target=send) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    timed = _paced(
+        total,
+        rate,
+        warmup_seconds + seconds + GRACE_SECONDS,
+        connections,
+        request,
+        lambda connection, _: connection.post(),
+    )
+    records = [(i, done - due, done - sent, ok) for i, due, sent, done, ok in timed]
 
     measured = [r for r in records if r[0] >= warmup and r[3]]
     failed = sum(1 for r in records if r[0] >= warmup and not r[3])
@@ -274,14 +255,44 @@ def mixed_open_loop(
         per measured request that was sent, status as :meth:`_Connection.send`
         gives it. Requests of ``plan`` missing from the list were never sent.
     """
-    schedule = _Schedule(len(plan))
-    records: list[tuple[int, int, str, float, float]] = []
+    timed = _paced(
+        len(plan),
+        rate,
+        len(plan) / rate + GRACE_SECONDS,
+        connections,
+        templates[0],
+        lambda connection, index: connection.send(templates[plan[index]]),
+    )
+    return [
+        (index, status, content_type, done - due, done - sent)
+        for index, due, sent, done, (status, content_type) in timed
+        if index >= warmup
+    ]
+
+
+def _paced(
+    count: int,
+    rate: float,
+    seconds: float,
+    connections: int,
+    first: Request,
+    fire: Callable[[_Connection, int], Any],
+) -> list[tuple[int, float, float, float, Any]]:
+    """Run ``fire(connection, i)`` for request ``i`` at ``start + i / rate``.
+
+    ``connections`` threads, one keep-alive connection each (opened for
+    ``first``), take the next due request; requests due more than
+    ``seconds`` after the start are not sent. Returns ``(i, due, sent,
+    done, outcome)`` per request sent, sorted by ``i``.
+    """
+    schedule = _Schedule(count)
+    records: list[tuple[int, float, float, float, Any]] = []
     lock = threading.Lock()
     start = time.perf_counter() + 0.05
-    deadline = start + len(plan) / rate + GRACE_SECONDS
+    deadline = start + seconds
 
     def send() -> None:
-        connection = _Connection(templates[0])
+        connection = _Connection(first)
         mine = []
         while (index := schedule.take()) is not None:
             due = start + index / rate
@@ -291,10 +302,8 @@ def mixed_open_loop(
             if delay > 0:
                 time.sleep(delay)
             sent = time.perf_counter()
-            status, content_type = connection.send(templates[plan[index]])
-            done = time.perf_counter()
-            if index >= warmup:
-                mine.append((index, status, content_type, done - due, done - sent))
+            outcome = fire(connection, index)
+            mine.append((index, due, sent, time.perf_counter(), outcome))
         connection.close()
         with lock:
             records.extend(mine)
@@ -304,7 +313,7 @@ def mixed_open_loop(
         thread.start()
     for thread in threads:
         thread.join()
-    return sorted(records)
+    return sorted(records, key=lambda record: record[0])
 
 
 def closed_loop(
