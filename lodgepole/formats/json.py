@@ -295,6 +295,18 @@ def _dense_name(instance: Any) -> str:
     return "features"
 
 
+def _key_list(instance: dict[str, Any], most: int = 5, width: int = 40) -> str:
+    """The first ``most`` keys, each cut to ``width`` characters, for messages.
+
+    >>> _key_list({"b": 1, "a" * 50: 2, "c": 3}, most=2)
+    "['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...', 'b', ... 1 more]"
+    """
+    keys = sorted(instance)
+    shown = [repr(k) if len(k) <= width else repr(k[:width] + "...") for k in keys]
+    more = f", ... {len(keys) - most} more" if len(keys) > most else ""
+    return "[" + ", ".join(shown[:most]) + more + "]"
+
+
 def _unwrap(instance: Any) -> list[Any] | dict[str, Any]:
     """Return the dense value list, or the sparse ``features`` object."""
     if isinstance(instance, list):
@@ -312,7 +324,7 @@ def _unwrap(instance: Any) -> list[Any] | dict[str, Any]:
     if not isinstance(features, dict) or "values" not in features:
         raise _BadInstance(
             'expected {"features": [...]} or {"data": {"features": {"values": '
-            "[...]}}}; got keys " + repr(sorted(instance)) + "."
+            "[...]}}}; got keys " + _key_list(instance) + "."
         )
     if "keys" in features or "shape" in features:
         return features

@@ -403,3 +403,12 @@ def test_jsonlines_errors_name_line_and_instance() -> None:
         decode_jsonlines_instances(b'"1,2"\n', source="req")
     with pytest.raises(DataFormatError, match=r"'req': the request holds no instances"):
         decode_jsonlines_instances(b"\n \n", source="req")
+
+
+def test_unknown_instance_keys_are_quoted_briefly() -> None:
+    instance = {f"key-{i:03d}-" + "x" * 1000: 1 for i in range(200)}
+    body = json.dumps({"instances": [instance]}).encode()
+    with pytest.raises(DataFormatError, match=r"got keys \['key-000-x+\.\.\.'") as err:
+        decode_json_instances(body)
+    assert "195 more" in str(err.value)
+    assert len(str(err.value)) < 500
