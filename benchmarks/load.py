@@ -336,18 +336,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, context.Pool(1) as pool:
         workdir = Path(tmp)
         model_dir = make_model(args.seed).save(workdir / "model")
-        port = serve.free_port()
-        command = [sys.executable, "-m", "lodgepole.cli", "serve", str(model_dir)]
-        command += ["--host", serve.HOST, "--port", str(port)]
-        command += ["--workers", str(args.workers)]
-        server = serve.start(
-            "lodgepole",
-            command,
-            port=port,
-            ready_path="/ping",
-            invoke_path="/invocations",
-            workdir=workdir,
-        )
+        server = serve.start_lodgepole_at(model_dir, workdir, args.workers)
+        port = server.port
         with serve.running(server):
             requests, kinds, groups = templates(port, X)
             plan = make_plan(groups, count, args.seed)

@@ -357,7 +357,13 @@ def stop(server: Server) -> None:
 
 def start_lodgepole(models: Models, workdir: Path, workers: int) -> Server:
     """``python -m lodgepole.cli serve`` on a free loopback port."""
-    model_dir = models.lodgepole.save(workdir / "lodgepole-model")
+    return start_lodgepole_at(
+        models.lodgepole.save(workdir / "lodgepole-model"), workdir, workers
+    )
+
+
+def start_lodgepole_at(model_dir: Path, workdir: Path, workers: int) -> Server:
+    """``lodgepole serve MODEL_DIR`` with ``workers`` workers on a free port."""
     port = free_port()
     command = [sys.executable, "-m", "lodgepole.cli", "serve", str(model_dir)]
     command += ["--host", HOST, "--port", str(port), "--workers", str(workers)]

@@ -28,6 +28,7 @@ from lodgepole.model import LinearModel
 from lodgepole.serving import Predictor, describe_endpoint
 from lodgepole.serving.app import create_app
 from lodgepole.serving.server import auth_token_from_environment
+from tests._processes import children, terminate
 
 pytest.importorskip("uvicorn")
 from starlette.testclient import TestClient
@@ -452,14 +453,8 @@ def cli_server(tmp_path_factory, model) -> Iterator[str]:
         _wait_for_ping(url, process, 30)
         yield url
     finally:
-        process.terminate()
-        try:
-            _, stderr = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, stderr = process.communicate(timeout=10)
         # The token never reaches the log.
-        assert TOKEN.encode() not in stderr
+        assert TOKEN.encode() not in terminate(process)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -522,28 +517,11 @@ def test_workers_get_the_token_and_limits_from_the_environment(tmp_path, model):
             assert _post(url, b"1,0,0\n", headers)[0] == 401
             assert _post(url, b"1,0,0\n", {**headers, **_auth()})[0] == 200
             assert _post(url, b"1,0,0\n" * 200, {**headers, **_auth()})[0] == 413
-        for pid in [process.pid, *_children(process.pid)]:
+        for pid in [process.pid, *children(process.pid)]:
             assert TOKEN.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
     finally:
-        process.terminate()
-        try:
-            _, stderr = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, stderr = process.communicate(timeout=10)
+        stderr = terminate(process)
     assert TOKEN.encode() not in stderr
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def test_a_slow_body_gets_408(cli_server):

@@ -28,6 +28,7 @@ from lodgepole.serving import (
     list_endpoints,
 )
 from lodgepole.serving.endpoint import decode_response, encode_request
+from tests._processes import children
 
 pytest.importorskip("uvicorn")
 
@@ -63,19 +64,6 @@ def predictor(model) -> Iterator[Predictor]:
         yield endpoint
     finally:
         endpoint.delete_endpoint()
-
-
-def _children(pid: int | None) -> list[int]:
-    """Process ids whose parent is ``pid`` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def _port_open(url: str) -> bool:
@@ -158,7 +146,7 @@ def test_two_workers_serve_and_delete_closes_port(model):
             assert labels == model.predict(X).predicted_label.tolist()
         endpoint = describe_endpoint(predictor.endpoint_name)
         assert endpoint.status == "InService" and endpoint.instance_count == 2
-        workers = _children(endpoint.pid)
+        workers = children(endpoint.pid)
         assert len(workers) >= 2
     finally:
         predictor.delete_endpoint()
